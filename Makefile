@@ -1,0 +1,27 @@
+# `make demo`: set up .venv (first run only) and reconstruct the bundled sample data.
+# `make test`: set up .venv and run the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install -q -c constraints.txt
+
+.PHONY: demo test sample-data clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/mrirecon demo --out demo_out
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+sample-data: $(VENV)/.installed
+	$(BIN)/python -m mrirecon.sample_data
+
+clean:
+	rm -rf $(VENV) demo_out *.egg-info

@@ -1,0 +1,72 @@
+"""The Python API: ``reconstruct`` any registered method on k-space arrays."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import coils, methods as _methods
+from .errors import InputError
+from .io import check_kspace, check_mask
+from .methods.base import Problem
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu``; explicit names are checked."""
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("CUDA was requested but no GPU is available", "device")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InputError(f"unknown device {device!r}; use auto, cpu or cuda", "device")
+    return device
+
+
+def make_problem(kspace, mask=None, sens=None, device: str = "auto", need_sens: bool = True,
+                 estimator: str = "espirit", source: str = "kspace") -> Problem:
+    """Validate inputs and build the :class:`Problem` a method runs on.
+
+    ``kspace`` is ``(slices, coils, H, W)`` complex; ``mask`` ``(H, W)``/``(W,)`` or ``None`` (then
+    the sampled points are the non-zeros of the data). Sensitivities are estimated when needed and
+    not given.
+    """
+    k = check_kspace(kspace, source)
+    if k.ndim == 3:
+        raise InputError(f"expected (slices, coils, H, W), got {k.shape}", source)
+    if mask is None:
+        mask = np.abs(k).reshape(-1, *k.shape[-2:]).max(0) > 0
+    mask = check_mask(mask, k.shape[-2:], source)
+    k = np.where(mask, k, 0).astype(np.complex64)
+    if sens is not None:
+        sens = np.asarray(sens, np.complex64)
+        if sens.shape[-3:] != k.shape[-3:]:
+            raise InputError(f"sensitivity maps {sens.shape} do not match k-space {k.shape}", source)
+        sens = np.broadcast_to(sens, k.shape).copy()
+    elif need_sens:
+        sens = coils.estimate(k, mask, estimator)
+    return Problem(kspace=k, mask=mask, sens=sens, noise_var=coils.noise_variance(k, mask),
+                   device=resolve_device(device))
+
+
+def reconstruct(kspace, mask=None, method: str = "sense", sens=None, device: str = "auto",
+                **options) -> np.ndarray:
+    """Reconstruct k-space ``(slices, coils, H, W)`` or ``(coils, H, W)`` with a registered method.
+
+    Returns float32 magnitude images on the RSS scale of the input, with the same leading shape
+    (``(slices, H, W)`` or ``(H, W)``). ``options`` go to the method (e.g. ``lam`` for CS).
+    """
+    arr = np.asarray(kspace)
+    single = arr.ndim == 3
+    if single:
+        arr = arr[None]
+        if sens is not None:
+            sens = np.asarray(sens)[None]
+    m = _methods.get(method, **options)
+    problem = make_problem(arr, mask, sens, device, need_sens=m.needs_sens)
+    out = m.run(problem)
+    return out[0] if single else out
+
+
+def methods() -> list[str]:
+    """Names of every registered method."""
+    return _methods.names()

@@ -1,0 +1,57 @@
+"""The interface every reconstruction method implements.
+
+A method gets a :class:`Problem` (masked k-space of a stack of slices, the mask, sensitivity maps,
+the noise level) and returns magnitude images on the RSS scale of its input. ``iterate`` is a
+generator that yields :class:`Progress` between steps (so a GUI can show progress and cancel) and
+returns the result; ``run`` drains it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+
+@dataclass
+class Problem:
+    kspace: np.ndarray  # (S, C, H, W) complex64, zero where not sampled
+    mask: np.ndarray  # (H, W) bool
+    sens: np.ndarray | None  # (S, C, H, W) complex64, RSS-normalised, or None
+    noise_var: float = 0.0  # complex noise variance per k-space sample (coils.noise_variance)
+    device: str = "cpu"  # "cpu" or "cuda[:N]"
+
+    @property
+    def n_coils(self) -> int:
+        return self.kspace.shape[-3]
+
+
+@dataclass
+class Progress:
+    step: int
+    total: int
+    message: str = ""
+
+
+class Method:
+    """Base class: subclasses set ``name``/``description`` and implement ``iterate``."""
+
+    name: str = ""
+    description: str = ""
+    learned: bool = False
+    needs_sens: bool = True
+
+    def iterate(self, problem: Problem) -> Iterator[Progress]:  # pragma: no cover - interface
+        raise NotImplementedError
+        yield
+
+    def run(self, problem: Problem) -> np.ndarray:
+        gen = self.iterate(problem)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                return stop.value
+
+    def __repr__(self) -> str:
+        return f"<method {self.name}>"

@@ -1,0 +1,100 @@
+"""Compressed sensing baselines through sigpy: L1-wavelet (``cs-l1``) and total variation (``cs-tv``).
+
+Both solve ``min_x 1/2 ||M F S x - y||^2 + lam R(x)`` per slice. The regularisation weight is
+*relative to the data scale*: ``lam = lam_rel * s`` with ``s`` the 99th percentile of the
+zero-filled SENSE image ``|A^H y|``, so results do not depend on the file's intensity units.
+The defaults (``lam_rel``) were chosen by a sweep on the shared real T2 scan and the simulated
+samples (see benchmarks/cs_lambda.py). sigpy runs on the GPU through cupy when it is installed and
+the problem's device is CUDA, on the CPU otherwise.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import physics
+from . import register
+from .base import Method, Problem, Progress
+from .classical import to_output, torch_problem
+
+
+def data_scale(problem: Problem) -> np.ndarray:
+    """Per-slice 99th percentile of the zero-filled SENSE image (the unit of ``lam_rel``)."""
+    import torch
+
+    y, sens, mask = torch_problem(problem)
+    with torch.inference_mode():
+        x0 = physics.adjoint(y, sens, mask).abs().flatten(-2).cpu().numpy()
+    return np.maximum(np.percentile(x0, 99, axis=-1), 1e-30)
+
+
+def _sigpy_device(device: str):
+    import sigpy as sp
+
+    if device.startswith("cuda"):
+        try:
+            import cupy  # noqa: F401
+
+            return sp.Device(int(device.split(":")[1]) if ":" in device else 0)
+        except Exception:
+            pass
+    return sp.cpu_device
+
+
+class _SigpyCS(Method):
+    default_lam = 0.0
+    iterations = 100
+
+    def __init__(self, lam: float | None = None, iterations: int | None = None):
+        self.lam = self.default_lam if lam is None else float(lam)
+        if iterations is not None:
+            self.iterations = int(iterations)
+
+    def _app(self, y, sens, mask, lam, device):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def iterate(self, problem: Problem):
+        import sigpy as sp
+        import torch
+
+        dev = _sigpy_device(problem.device)
+        scale = data_scale(problem)
+        n = problem.kspace.shape[0]
+        out = np.empty((n, *problem.kspace.shape[-2:]), np.complex64)
+        weights = problem.mask.astype(np.float32)
+        for s in range(n):
+            y = sp.to_device(problem.kspace[s] / scale[s], dev)
+            mps = sp.to_device(problem.sens[s], dev)
+            app = self._app(y, mps, sp.to_device(weights, dev), self.lam, dev)
+            i = 0
+            while not app.alg.done():
+                yield Progress(s * self.iterations + i, n * self.iterations, f"slice {s + 1}/{n}")
+                app._pre_update()
+                app.alg.update()
+                app._post_update()
+                i += 1
+            out[s] = sp.to_device(app._output(), sp.cpu_device) * scale[s]
+        return to_output(torch.from_numpy(out), problem)
+
+
+@register("cs-l1")
+class L1Wavelet(_SigpyCS):
+    description = "compressed sensing, L1-wavelet (db4), sigpy, 100 iterations"
+    default_lam = 3e-3
+
+    def _app(self, y, mps, weights, lam, device):
+        import sigpy.mri as mr
+
+        return mr.app.L1WaveletRecon(y, mps, lam, weights=weights, device=device,
+                                     max_iter=self.iterations, show_pbar=False)
+
+
+@register("cs-tv")
+class TotalVariation(_SigpyCS):
+    description = "compressed sensing, total variation, sigpy, 100 iterations"
+    default_lam = 3e-3
+
+    def _app(self, y, mps, weights, lam, device):
+        import sigpy.mri as mr
+
+        return mr.app.TotalVariationRecon(y, mps, lam, weights=weights, device=device,
+                                          max_iter=self.iterations, show_pbar=False)
