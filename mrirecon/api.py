@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import coils, methods as _methods
+from . import coils, solvers
 from .errors import InputError
 from .io import check_kspace, check_mask
-from .methods.base import Problem
+from .solvers.base import Problem
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -61,7 +61,7 @@ def reconstruct(kspace, mask=None, method: str = "sense", sens=None, device: str
         arr = arr[None]
         if sens is not None:
             sens = np.asarray(sens)[None]
-    m = _methods.get(method, **options)
+    m = solvers.get(method, **options)
     problem = make_problem(arr, mask, sens, device, need_sens=m.needs_sens)
     out = m.run(problem)
     return out[0] if single else out
@@ -69,4 +69,4 @@ def reconstruct(kspace, mask=None, method: str = "sense", sens=None, device: str
 
 def methods() -> list[str]:
     """Names of every registered method."""
-    return _methods.names()
+    return solvers.names()

@@ -182,6 +182,9 @@ def atomic_h5(path, write) -> None:
     try:
         with h5py.File(tmp, "w") as f:
             write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

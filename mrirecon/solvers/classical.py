@@ -36,11 +36,16 @@ class ZeroFilled(Method):
 
 @register("sense")
 class CGSense(Method):
-    """Least-squares SENSE, ``min ||A x - y||^2 + lam ||x||^2``, by conjugate gradients."""
+    """Least-squares SENSE, ``min ||A x - y||^2 + lam ||x||^2``, by conjugate gradients.
 
-    description = "CG-SENSE (least squares, Tikhonov 1e-3, 30 CG iterations)"
+    CG is stopped early (6 iterations by default): at 4x the noise amplification grows with every
+    further iteration (measured on the shared real scan and the samples: SSIM 0.71 at 5
+    iterations, 0.60 at 20 on the real scan, 0.71 vs 0.32 on the FLAIR sample).
+    """
 
-    def __init__(self, iterations: int = 30, lam: float = 1e-3, tol: float = 1e-6):
+    description = "CG-SENSE (least squares, Tikhonov 1e-3, early-stopped CG: 6 iterations)"
+
+    def __init__(self, iterations: int = 6, lam: float = 1e-3, tol: float = 1e-6):
         self.iterations, self.lam, self.tol = iterations, lam, tol
 
     def iterate(self, problem: Problem):

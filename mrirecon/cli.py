@@ -1,0 +1,171 @@
+"""Command line: parses arguments, calls the library, prints. No algorithms here.
+
+Exit codes: 0 success, 1 some inputs failed, 2 usage errors (unknown method, unwritable output).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False)
+
+
+def _mask_args(p):
+    from .masks import KINDS
+
+    p.add_argument("--mask", default="equispaced", choices=KINDS, help="retrospective mask kind")
+    p.add_argument("--acceleration", type=float, default=4.0)
+    p.add_argument("--center-fraction", type=float, default=None,
+                   help="fully sampled centre (default: 0.32 / acceleration)")
+    p.add_argument("--seed", type=int, default=0, help="mask seed")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+
+
+def _table(title, results, console):
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("file", "method", "SSIM", "PSNR", "NMSE", "seconds"):
+        t.add_column(col, justify="left" if col in ("file", "method") else "right")
+    for r in results:
+        s = r.scores
+        t.add_row(Path(r.file).name, r.method, f"{s['ssim']:.4f}" if s else "", f"{s['psnr']:.2f}" if s else "",
+                  f"{s['nmse']:.5f}" if s else "", f"{r.seconds:.2f}")
+    console.print(t)
+
+
+def cmd_methods(args) -> int:
+    from .solvers import describe
+
+    for name, text in describe().items():
+        print(f"{name:16s} {text}")
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from .simulate import SimConfig, write
+
+    cfg = SimConfig(contrast=args.contrast, size=args.size, coils=args.coils, slices=args.slices,
+                    lesions=args.lesions, seed=args.seed, snr=args.snr)
+    path = write(args.out_dir, cfg, args.name)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_recon(args, figures: bool = False) -> int:
+    from .pipeline import MaskSpec, recon_files
+
+    console = _console()
+    spec = MaskSpec(args.mask, args.acceleration, args.center_fraction, args.seed)
+    methods = args.method or ["zero-filled", "sense", "cs-l1", "cs-tv"]
+    made = []
+
+    def on_result(r, scan, sampling):
+        made.append((r, scan, sampling))
+
+    def on_error(path, msg):
+        console.print(f"[red]failed[/red] {msg}")
+
+    results, failures = recon_files(args.input, args.output_dir, methods, spec, args.device,
+                                    on_result=on_result, on_error=on_error,
+                                    on_notice=lambda m: console.print(m))
+    if not results and not failures:
+        console.print(f"no *.h5 files found in {args.input}")
+        return 0
+    _table(f"{spec.kind} {spec.acceleration:g}x", results, console)
+    if figures:
+        _write_figures(made, Path(args.output_dir), console)
+    if failures:
+        console.print(f"[red]{len(failures)} file(s) failed[/red]")
+        for path, msg in failures:
+            console.print(f"  {msg}")
+        return 1
+    return 0
+
+
+def _write_figures(made, out_dir, console):
+    from .figures import comparison
+
+    by_file = {}
+    for r, scan, sampling in made:
+        by_file.setdefault(r.file, (scan, sampling, {}))[2][r.method] = r
+    for file, (scan, sampling, res) in by_file.items():
+        s = scan.kspace.shape[0] // 2
+        ref = scan.target[s] if scan.target is not None else None
+        title = f"{Path(file).name}  slice {s}  {sampling.kind} {sampling.achieved:.2f}x"
+        path = comparison(out_dir / "figures" / f"{Path(file).stem}.png", ref,
+                          {m: r.image[s] for m, r in res.items()},
+                          {m: r.scores for m, r in res.items()}, title)
+        console.print(f"figure: {path}")
+
+
+def cmd_demo(args) -> int:
+    args.input = args.data
+    args.output_dir = args.out
+    return cmd_recon(args, figures=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="mrirecon", description="Accelerated MRI reconstruction")
+    ap.add_argument("--version", action="version", version=f"mrirecon {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("methods", help="list the registered methods")
+    p.set_defaults(func=cmd_methods)
+
+    from .simulate import CONTRASTS
+
+    p = sub.add_parser("simulate", help="simulate a multi-coil brain acquisition (fastMRI layout)")
+    p.add_argument("out_dir")
+    p.add_argument("--contrast", choices=CONTRASTS, default="t1w")
+    p.add_argument("--lesions", type=int, default=0)
+    p.add_argument("--coils", type=int, default=8)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--slices", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snr", type=float, default=30.0)
+    p.add_argument("--name", default=None, help="file name without .h5")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("recon", help="reconstruct a file or a folder of fastMRI-layout HDF5 files")
+    p.add_argument("input")
+    p.add_argument("output_dir")
+    p.add_argument("--method", action="append", help="method name (repeatable; see `mrirecon methods`)")
+    _mask_args(p)
+    p.set_defaults(func=cmd_recon)
+
+    p = sub.add_parser("demo", help="reconstruct the bundled sample data with every method, with figures")
+    p.add_argument("--data", default=str(SAMPLE_DATA))
+    p.add_argument("--out", default="demo_out")
+    p.add_argument("--method", action="append")
+    _mask_args(p)
+    p.set_defaults(func=cmd_demo)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if getattr(args, "command", None) == "demo" and not args.method:
+        from .solvers import names
+
+        args.method = names()
+    try:
+        return args.func(args)
+    except InputError as e:
+        print(f"mrirecon: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
