@@ -74,11 +74,11 @@ def cmd_recon(args, figures: bool = False) -> int:
         made.append((r, scan, sampling))
 
     def on_error(path, msg):
-        console.print(f"[red]failed[/red] {msg}")
+        console.print(f"[red]failed[/red] {msg}", soft_wrap=True)
 
     results, failures = recon_files(args.input, args.output_dir, methods, spec, args.device,
                                     on_result=on_result, on_error=on_error,
-                                    on_notice=lambda m: console.print(m))
+                                    on_notice=lambda m: console.print(m, soft_wrap=True))
     if not results and not failures:
         console.print(f"no *.h5 files found in {args.input}")
         return 0
@@ -88,7 +88,7 @@ def cmd_recon(args, figures: bool = False) -> int:
     if failures:
         console.print(f"[red]{len(failures)} file(s) failed[/red]")
         for path, msg in failures:
-            console.print(f"  {msg}")
+            console.print(f"  {msg}", soft_wrap=True)
         return 1
     return 0
 

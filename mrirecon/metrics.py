@@ -25,7 +25,8 @@ def center_crop(x: np.ndarray, shape) -> np.ndarray:
 
 def _prepare(gt, pred):
     gt = np.asarray(gt, np.float64)
-    pred = np.abs(np.asarray(pred)).astype(np.float64)
+    pred = np.asarray(pred)
+    pred = (np.abs(pred) if np.iscomplexobj(pred) else pred).astype(np.float64)
     if gt.ndim == 2:
         gt = gt[None]
     if pred.ndim == 2:

@@ -91,7 +91,7 @@ class L1Wavelet(_SigpyCS):
 @register("cs-tv")
 class TotalVariation(_SigpyCS):
     description = "compressed sensing, total variation, sigpy, 100 iterations"
-    default_lam = 3e-3
+    default_lam = 1e-2
 
     def _app(self, y, mps, weights, lam, device):
         import sigpy.mri as mr

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+import mrirecon
+from mrirecon import masks, metrics, solvers
+from mrirecon.api import make_problem
+from mrirecon.coils import rss
+from mrirecon.errors import InputError
+from mrirecon.fft import ifft2c
+
+CLASSICAL = ["zero-filled", "sense", "cs-l1", "cs-tv"]
+
+
+def test_registry_lists_classical_methods():
+    assert set(CLASSICAL) <= set(mrirecon.methods())
+    assert mrirecon.methods() == solvers.names()
+    with pytest.raises(InputError, match="valid methods: .*cs-l1"):
+        solvers.get("magic")
+
+
+@pytest.fixture(scope="module")
+def problem(small_acq):
+    m = masks.create("equispaced", small_acq.kspace.shape[-2:], 4, seed=0)
+    return make_problem(small_acq.kspace * m, m, device="cpu")
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_shapes_dtypes_progress(problem, name):
+    method = solvers.get(name, **({"iterations": 5} if name.startswith("cs") else {}))
+    gen = method.iterate(problem)
+    steps = []
+    while True:
+        try:
+            steps.append(next(gen))
+        except StopIteration as stop:
+            out = stop.value
+            break
+    assert steps and all(0 <= s.step < s.total for s in steps)
+    assert out.shape == problem.kspace.shape[:1] + problem.kspace.shape[-2:]
+    assert out.dtype == np.float32 and np.isfinite(out).all() and (out >= 0).all()
+
+
+def test_zero_filled_is_rss_of_zero_filled(problem):
+    out = solvers.get("zero-filled").run(problem)
+    np.testing.assert_allclose(out, rss(ifft2c(problem.kspace)), rtol=1e-5, atol=1e-6)
+
+
+def test_sense_fully_sampled_matches_rss(small_acq):
+    full = np.ones(small_acq.kspace.shape[-2:], bool)
+    p = make_problem(small_acq.kspace, full, device="cpu")
+    out = solvers.get("sense").run(p)
+    obj = small_acq.target > 0.3 * small_acq.target.max()
+    rel = np.abs(out - small_acq.target)[obj] / small_acq.target[obj]
+    assert np.median(rel) < 0.05
+    assert metrics.ssim(small_acq.target, out) > 0.9
+
+
+@pytest.mark.parametrize("name", ["cs-l1", "cs-tv"])
+def test_cs_beats_zero_filled(problem, small_acq, name):
+    zf = metrics.psnr(small_acq.target, solvers.get("zero-filled").run(problem))
+    cs = metrics.psnr(small_acq.target, solvers.get(name).run(problem))
+    assert cs > zf + 1.5, (cs, zf)
+
+
+def test_cs_is_independent_of_intensity_units(problem):
+    a = solvers.get("cs-l1", iterations=20).run(problem)
+    scaled = make_problem(problem.kspace * 1e-4, problem.mask, sens=problem.sens, device="cpu")
+    b = solvers.get("cs-l1", iterations=20).run(scaled)
+    np.testing.assert_allclose(b * 1e4, a, rtol=2e-3, atol=1e-3 * a.max())
+
+
+def test_reconstruct_api_shapes_and_mask_detection(small_acq):
+    k = small_acq.kspace
+    m = masks.create("gaussian2d", k.shape[-2:], 4, seed=1)
+    vol = mrirecon.reconstruct(k * m, method="zero-filled")  # mask from the data's zeros
+    one = mrirecon.reconstruct((k * m)[0], mask=m, method="zero-filled")
+    assert vol.shape == (2, 96, 96) and one.shape == (96, 96)
+    np.testing.assert_allclose(vol[0], one, rtol=1e-6)
+    out = mrirecon.reconstruct(k * m, mask=m, method="sense", device="cpu")
+    assert out.shape == (2, 96, 96)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(kspace=np.ones((1, 2, 8, 8), np.float32)), "must be complex"),
+    (dict(kspace=np.ones((1, 2, 8, 8), np.complex64), mask=np.ones((4, 4))), "mask has shape"),
+    (dict(kspace=np.full((1, 2, 8, 8), np.inf, np.complex64)), "NaN or Inf"),
+    (dict(kspace=np.ones((1, 2, 8, 8), np.complex64), device="tpu"), "unknown device"),
+])
+def test_reconstruct_bad_input(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        mrirecon.reconstruct(method="zero-filled", **kwargs)

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+import mrirecon
+from mrirecon.coils import rss
+from mrirecon.errors import InputError
+from mrirecon.fft import ifft2c
+from mrirecon.simulate import SimConfig, simulate, write
+
+
+def _tissue_means(acq, cfg):
+    from mrirecon import anatomy
+
+    slab = anatomy.slab(cfg.slices, cfg.size, np.random.default_rng(cfg.seed), gap_mm=cfg.gap_mm,
+                        lesions=cfg.lesions, deform=cfg.deform)
+    img = np.abs(acq.image)
+    ch = slab.channels
+    out = {t: img[(ch[t] > 0.9) & (acq.lesion_mask == 0)].mean() for t in ("gm", "wm", "csf")}
+    if (acq.lesion_mask > 0).any():
+        out["lesion"] = img[acq.lesion_mask > 0].mean()
+    return out
+
+
+@pytest.mark.parametrize("contrast, order", [("t1w", ("wm", "gm", "csf")), ("t2w", ("csf", "gm", "wm")),
+                                             ("flair", ("gm", "wm", "csf"))])
+def test_tissue_contrast(contrast, order):
+    cfg = SimConfig(contrast=contrast, size=96, coils=2, slices=2, lesions=4, seed=11)
+    means = _tissue_means(simulate(cfg), cfg)
+    assert means[order[0]] > means[order[1]] > means[order[2]]
+    if contrast == "t1w":
+        assert means["lesion"] < means["wm"]
+    else:
+        assert means["lesion"] > means["wm"]
+
+
+def test_deterministic_and_consistent(tmp_path):
+    cfg = SimConfig(contrast="t2w", size=64, coils=3, slices=2, lesions=2, seed=5)
+    a, b = simulate(cfg), simulate(cfg)
+    assert np.array_equal(a.kspace, b.kspace) and np.array_equal(a.lesion_mask, b.lesion_mask)
+    np.testing.assert_allclose(a.target, rss(ifft2c(a.kspace)), rtol=1e-5, atol=1e-6)
+    assert a.kspace.shape == (2, 3, 64, 64) and a.kspace.dtype == np.complex64
+    assert not np.array_equal(a.kspace, simulate(SimConfig(**{**cfg.__dict__, "seed": 6})).kspace)
+    p1, p2 = write(tmp_path / "1", cfg), write(tmp_path / "2", cfg)
+    assert p1.read_bytes() == p2.read_bytes()  # bit-for-bit files
+
+
+def test_lesions_are_sized_and_in_white_matter(small_acq):
+    labels = small_acq.lesion_mask
+    assert labels.max() >= 1
+    voxel = small_acq.attrs["voxel_mm"]
+    for lab in range(1, labels.max() + 1):
+        area = (labels == lab).sum(axis=(1, 2)).max() * voxel ** 2
+        assert area <= np.pi * 5.5 ** 2  # at most a 10 mm disc (+ a pixel of resampling)
+
+
+def test_noise_level_matches_snr():
+    cfg = SimConfig(contrast="t1w", size=64, coils=4, slices=1, seed=3, snr=20)
+    acq = simulate(cfg)
+    corner = acq.kspace[..., :8, :8]  # outer k-space: noise only
+    assert np.std(corner) == pytest.approx(acq.noise_std, rel=0.2)
+
+
+def test_file_layout(tmp_path):
+    path = write(tmp_path, SimConfig(contrast="flair", size=64, coils=2, slices=2, lesions=2, seed=1))
+    scan = mrirecon.load(path)
+    assert scan.kspace.shape == (2, 2, 64, 64) and scan.target.shape == (2, 64, 64)
+    assert scan.lesion_mask is not None and scan.attrs["acquisition"] == "AXFLAIR"
+
+
+def test_bad_config():
+    with pytest.raises(InputError, match="unknown contrast"):
+        simulate(SimConfig(contrast="dwi"))
+    with pytest.raises(InputError, match="coils"):
+        simulate(SimConfig(coils=0))
