@@ -21,7 +21,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
 sample-data: $(VENV)/.installed
-	$(BIN)/python -m mrirecon.sample_data
+	PATH=$(CURDIR)/$(BIN):$$PATH sample_data/make.sh
 
 clean:
 	rm -rf $(VENV) demo_out *.egg-info
