@@ -27,12 +27,11 @@ def default_center_fraction(acceleration: float) -> float:
     return float(np.clip(0.32 / acceleration, 0.02, 0.5))
 
 
-def create(kind: str, shape, acceleration: float, center_fraction: float | None = None,
-           seed: int | None = 0) -> np.ndarray:
-    """A boolean ``(H, W)`` sampling mask of the given kind (see :data:`KINDS`)."""
+def check(kind: str, acceleration, center_fraction=None) -> tuple[str, float, float]:
+    """Validate mask parameters; returns ``(kind, acceleration, center_fraction)`` with the default
+    centre fraction filled in. Raises ``InputError`` naming the bad parameter."""
     if kind not in KINDS:
         raise InputError(f"unknown mask kind {kind!r}; choose one of {', '.join(KINDS)}", "mask")
-    h, w = _check_shape(shape)
     try:
         acceleration = float(acceleration)
     except (TypeError, ValueError):
@@ -43,6 +42,14 @@ def create(kind: str, shape, acceleration: float, center_fraction: float | None 
         center_fraction = default_center_fraction(acceleration)
     if not (0 < center_fraction < 1):
         raise InputError(f"center fraction must be in (0, 1), got {center_fraction}", "mask")
+    return kind, acceleration, float(center_fraction)
+
+
+def create(kind: str, shape, acceleration: float, center_fraction: float | None = None,
+           seed: int | None = 0) -> np.ndarray:
+    """A boolean ``(H, W)`` sampling mask of the given kind (see :data:`KINDS`)."""
+    kind, acceleration, center_fraction = check(kind, acceleration, center_fraction)
+    h, w = _check_shape(shape)
     rng = np.random.default_rng(seed)
     if acceleration == 1:
         return np.ones((h, w), bool)

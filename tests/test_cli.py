@@ -48,6 +48,14 @@ def test_usage_errors_exit_2(data_dir, tmp_path, capsys):
     assert "valid methods" in capsys.readouterr().err
     assert main(["recon", str(data_dir), str(data_dir / "out"), "--method", "zero-filled"]) == 2
     assert "inside the input folder" in capsys.readouterr().err
+    assert main(["recon", str(data_dir), str(tmp_path / "o"), "--acceleration", "0.5"]) == 2
+    assert "acceleration must be >= 1" in capsys.readouterr().err
+    assert main(["recon", str(data_dir), str(tmp_path / "o"), "--center-fraction", "1.5"]) == 2
+    assert "center fraction" in capsys.readouterr().err
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, not a folder")
+    assert main(["recon", str(data_dir), str(blocked / "o"), "--method", "zero-filled"]) == 2
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_empty_folder_is_not_an_error(tmp_path, capsys):
