@@ -64,7 +64,7 @@ def noise_variance(kspace, mask=None) -> float:
     return float(np.median(power) / np.log(2))
 
 
-def rss_floor(image, noise_var: float, n_coils: int):
+def rss_floor(image, noise_var, n_coils: int):
     """Put a SENSE-type magnitude on the RSS scale *including its noise floor*.
 
     RSS of noisy coil images has ``E[RSS^2] = |x|^2 + C var`` while a SENSE combination has
@@ -73,6 +73,8 @@ def rss_floor(image, noise_var: float, n_coils: int):
     """
     extra = max(n_coils - 1, 0) * noise_var
     if isinstance(image, torch.Tensor):
+        if isinstance(extra, torch.Tensor) and extra.ndim == 1:  # one value per batch element
+            extra = extra.view(-1, *([1] * (image.ndim - 1)))
         return (image.abs() ** 2 + extra).sqrt()
     return np.sqrt(np.abs(image) ** 2 + extra).astype(np.float32)
 

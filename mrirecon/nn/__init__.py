@@ -1,0 +1,1 @@
+"""Learned solvers (PyTorch): recurrent cells, RIM / CIRIM, RecurrentVarNet, and their configs."""

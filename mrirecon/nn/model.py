@@ -1,0 +1,80 @@
+"""The learned methods by name, with their typed configs, and the wrapper that makes a network a
+reconstructor: it normalises the data (99th percentile of the zero-filled SENSE image), runs the
+network step by step and returns magnitudes on the input's RSS scale (noise floor included, see
+``coils.rss_floor``)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from ..coils import rss_floor
+from .common import data_scale
+from .rim import RIM, RIMConfig
+from .varnet import RecurrentVarNet, VarNetConfig
+
+ARCHITECTURES = {"rim": (RIMConfig, RIM), "recurrentvarnet": (VarNetConfig, RecurrentVarNet)}
+
+# method name -> (architecture, default config)
+MODELS = {
+    "rim": ("rim", RIMConfig(cell="gru")),
+    "rim-mgu": ("rim", RIMConfig(cell="mgu")),
+    "irim": ("rim", RIMConfig(cell="indrnn")),
+    "cirim": ("rim", RIMConfig(cell="indrnn", cascades=5, steps=8)),
+    "recurrentvarnet": ("recurrentvarnet", VarNetConfig()),
+}
+
+
+def default_config(name: str):
+    return dataclasses.replace(MODELS[name][1])
+
+
+def config_from_dict(arch: str, values: dict):
+    cls = ARCHITECTURES[arch][0]
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown {arch} config keys: {', '.join(sorted(unknown))}")
+    return cls(**values)
+
+
+class Reconstructor(nn.Module):
+    def __init__(self, name: str, config=None):
+        super().__init__()
+        if name not in MODELS:
+            raise ValueError(f"unknown learned method {name!r}")
+        self.name = name
+        self.arch = MODELS[name][0]
+        self.config = config if config is not None else default_config(name)
+        self.net = ARCHITECTURES[self.arch][1](self.config)
+
+    @property
+    def total_steps(self) -> int:
+        return self.net.total_steps
+
+    def normalised_steps(self, y, mask, sens, noise_var=None) -> tuple[torch.Tensor, Iterator[torch.Tensor]]:
+        """(scale (B,), generator of magnitudes / scale after each step)."""
+        scale = data_scale(y, sens, mask)
+        yn = y / scale.view(-1, 1, 1, 1)
+        nv = None if noise_var is None else noise_var / scale ** 2
+        n_coils = y.shape[-3]
+
+        def gen():
+            for x in self.net.steps(yn, mask, sens):
+                yield x.abs() if nv is None else rss_floor(x, nv, n_coils)
+
+        return scale, gen()
+
+    def iterate(self, y, mask, sens, noise_var=None) -> Iterator[torch.Tensor]:
+        """Magnitude ``(B, H, W)`` on the input's scale after every step."""
+        scale, gen = self.normalised_steps(y, mask, sens, noise_var)
+        for m in gen:
+            yield m * scale.view(-1, 1, 1)
+
+    def forward(self, y, mask, sens, noise_var=None) -> torch.Tensor:
+        out = None
+        for out in self.iterate(y, mask, sens, noise_var):
+            pass
+        return out

@@ -1,0 +1,86 @@
+"""Recurrent Inference Machines: RIM (ConvGRU), RIM-MGU, IRIM (IndRNN) and CIRIM (cascades).
+
+One RIM block, shared over its time steps: input = concat(estimate, log-likelihood gradient) as 4
+real channels -> conv 5x5 (4 -> C) + ReLU -> cell(C) -> conv 3x3 dilation 2 (C -> C) + ReLU ->
+cell(C) -> conv 3x3 (C -> 2), linear; ``estimate += output``. The gradient comes from
+``mrirecon.physics`` with the sensitivity maps. A CIRIM runs several blocks (own weights each) in
+cascade, carrying the hidden states, with implicit data consistency (the gradient term) or an
+explicit learned soft data-consistency step after each cascade.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from .. import physics
+from .cells import CELLS
+from .common import from_channels, to_channels
+
+
+@dataclass
+class RIMConfig:
+    cell: str = "indrnn"  # gru | mgu | indrnn
+    channels: int = 64
+    steps: int = 8  # time steps per cascade
+    cascades: int = 1
+    dc: str = "implicit"  # implicit | explicit (CIRIM)
+
+
+class RIMBlock(nn.Module):
+    def __init__(self, cell: str, channels: int):
+        super().__init__()
+        cell_cls = CELLS[cell]
+        self.conv_in = nn.Conv2d(4, channels, 5, padding=2)
+        self.cell1 = cell_cls(channels, channels)
+        self.conv_mid = nn.Conv2d(channels, channels, 3, padding=2, dilation=2)
+        self.cell2 = cell_cls(channels, channels)
+        self.conv_out = nn.Conv2d(channels, 2, 3, padding=1)
+        self.channels = channels
+
+    def init_hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
+        b, _, h, w = x.shape
+        return [x.new_zeros(b, self.channels, h, w) for _ in range(2)]
+
+    def forward(self, x: torch.Tensor, grad: torch.Tensor, hidden: list[torch.Tensor]):
+        """One time step on real-channel tensors; returns (update, new hidden)."""
+        a = torch.relu(self.conv_in(torch.cat([x, grad], dim=1)))
+        h1 = self.cell1(a, hidden[0])
+        a = torch.relu(self.conv_mid(h1))
+        h2 = self.cell2(a, hidden[1])
+        return self.conv_out(h2), [h1, h2]
+
+
+class RIM(nn.Module):
+    """RIM / IRIM / CIRIM on normalised data (``mrirecon.nn.model.Reconstructor`` scales it)."""
+
+    def __init__(self, cfg: RIMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.blocks = nn.ModuleList(RIMBlock(cfg.cell, cfg.channels) for _ in range(cfg.cascades))
+        if cfg.dc == "explicit":
+            self.dc_weight = nn.Parameter(torch.full((cfg.cascades,), 0.5))
+        elif cfg.dc != "implicit":
+            raise ValueError(f"dc must be implicit or explicit, got {cfg.dc!r}")
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.steps * self.cfg.cascades
+
+    def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor) -> Iterator[torch.Tensor]:
+        """Yield the complex estimate ``(B, H, W)`` after every time step of every cascade."""
+        x = physics.adjoint(y, sens, mask)
+        xc = to_channels(x)
+        hidden = self.blocks[0].init_hidden(xc)
+        for c, block in enumerate(self.blocks):
+            for t in range(self.cfg.steps):
+                grad = to_channels(physics.gradient(x, y, sens, mask))
+                dx, hidden = block(xc, grad, hidden)
+                xc = xc + dx.float()
+                x = from_channels(xc)
+                if self.cfg.dc == "explicit" and t == self.cfg.steps - 1:
+                    x = physics.soft_dc_image(x, y, sens, mask, self.dc_weight[c])
+                    xc = to_channels(x)
+                yield x

@@ -1,0 +1,84 @@
+"""RecurrentVarNet (Yiasemis et al. 2022): a variational scheme unrolled in k-space with recurrent
+regularisers.
+
+``k_{t+1} = k_t - a_t M (k_t - y) + F(S w_t)``, with ``w_t, h_{t+1} = R_t(sum_c S_c^H F^-1 k_t, h_t)``
+where ``R_t`` is a recurrent block (conv, ConvGRU, dilated conv, ConvGRU, conv), ``a_t`` a learned
+step, and ``h_0`` produced by a learned initialiser (dilated convolutions) from the SENSE image
+``x_0 = A^H y`` that also starts the iteration (``k_0 = F S x_0``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from .. import physics
+from .cells import ConvGRU
+from .common import from_channels, to_channels
+
+
+@dataclass
+class VarNetConfig:
+    channels: int = 64
+    steps: int = 8
+    shared_weights: bool = False
+
+
+class RecurrentBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv_in = nn.Conv2d(2, channels, 5, padding=2)
+        self.cell1 = ConvGRU(channels, channels)
+        self.conv_mid = nn.Conv2d(channels, channels, 3, padding=2, dilation=2)
+        self.cell2 = ConvGRU(channels, channels)
+        self.conv_out = nn.Conv2d(channels, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, hidden: list[torch.Tensor]):
+        a = torch.relu(self.conv_in(x))
+        h1 = self.cell1(a, hidden[0])
+        a = torch.relu(self.conv_mid(h1))
+        h2 = self.cell2(a, hidden[1])
+        return self.conv_out(h2), [h1, h2]
+
+
+class StateInitializer(nn.Module):
+    """Dilated convolutions from the initial image to the two hidden states."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        layers, ch = [], 2
+        for d in (1, 1, 2, 4):
+            layers += [nn.Conv2d(ch, channels, 3, padding=d, dilation=d), nn.ReLU()]
+            ch = channels
+        self.body = nn.Sequential(*layers)
+        self.heads = nn.Conv2d(channels, 2 * channels, 1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.heads(self.body(x)).chunk(2, dim=1))
+
+
+class RecurrentVarNet(nn.Module):
+    def __init__(self, cfg: VarNetConfig):
+        super().__init__()
+        self.cfg = cfg
+        n_blocks = 1 if cfg.shared_weights else cfg.steps
+        self.blocks = nn.ModuleList(RecurrentBlock(cfg.channels) for _ in range(n_blocks))
+        self.alpha = nn.Parameter(torch.full((cfg.steps,), 0.5))
+        self.init = StateInitializer(cfg.channels)
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.steps
+
+    def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor) -> Iterator[torch.Tensor]:
+        x = physics.adjoint(y, sens, mask)
+        hidden = self.init(to_channels(x))
+        k = physics.forward(x, sens)
+        for t in range(self.cfg.steps):
+            block = self.blocks[0 if self.cfg.shared_weights else t]
+            image = physics.adjoint(k, sens)
+            w, hidden = block(to_channels(image), hidden)
+            k = physics.soft_dc(k, y, mask, self.alpha[t]) + physics.forward(from_channels(w), sens)
+            yield physics.adjoint(k, sens)
