@@ -130,8 +130,22 @@ def _sampling_grid(canvas: int, size: int, rng, deform: bool) -> np.ndarray:
     xs = np.sin(angle) * y0 + np.cos(angle) * x0 + c + shift[1]
     # smooth elastic displacement, a few mm
     amp = rng.uniform(0.0, 3.0)
-    sigma = size / 8
-    dy = ndimage.gaussian_filter(rng.standard_normal((size, size)), sigma)
-    dx = ndimage.gaussian_filter(rng.standard_normal((size, size)), sigma)
-    norm = max(np.abs(dy).max(), np.abs(dx).max(), 1e-9)
-    return np.stack([ys + amp * dy / norm, xs + amp * dx / norm])
+    d = smooth_field((2, size, size), rng, cells=8)
+    return np.stack([ys + amp * d[0], xs + amp * d[1]])
+
+
+def smooth_field(shape, rng, cells: int = 6) -> np.ndarray:
+    """A smooth random field in [-1, 1] over the last two axes (leading axes get independent fields):
+    Gaussian bumps with random weights on a ``cells x cells`` grid, summed separably (two small
+    matrix products, fast for many coils)."""
+    *lead, h, w = shape
+
+    def basis(n):
+        centres = (np.arange(cells) + 0.5) / cells
+        pos = (np.arange(n) + 0.5) / n
+        return np.exp(-((pos[:, None] - centres[None, :]) ** 2) / (2 * (0.8 / cells) ** 2))
+
+    weights = rng.standard_normal((*lead, cells, cells))
+    field = basis(h) @ weights @ basis(w).T
+    peak = np.abs(field).max(axis=(-2, -1), keepdims=True)
+    return field / np.maximum(peak, 1e-9)

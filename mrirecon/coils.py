@@ -22,6 +22,7 @@ from .fft import fft2c, ifft2c
 
 ESTIMATORS = ("espirit", "lowres")
 MAX_CALIB = 48  # calibration data beyond this many lines per axis adds time, not accuracy
+POWER_ITERATIONS = 12
 
 
 def rss(coil_images, axis: int = -3):
@@ -169,10 +170,18 @@ def _espirit_slice(k: torch.Tensor, region, kernel: int, threshold: float) -> to
     v = ifft2c(grid) * np.sqrt(lh * lw / (kh * kw))  # (K, C, lh, lw)
     gram = torch.einsum("kcyx,kdyx->cdyx", v, v.conj())
     gram = _upsample(gram, h, w)
-    vals, vecs = torch.linalg.eigh(gram.permute(2, 3, 0, 1))  # (h, w, C, C), ascending
-    maps = vecs[..., -1].permute(2, 0, 1)  # (C, h, w), unit norm per pixel
+    # top eigenvector by power iteration, started from the low-resolution coil images (already
+    # close to it): much faster than a full eigendecomposition per pixel
+    low = _lowres_images(k, region)
+    gram = gram.permute(2, 3, 0, 1)  # (h, w, C, C)
+    v = low.permute(1, 2, 0).unsqueeze(-1)  # (h, w, C, 1)
+    for _ in range(POWER_ITERATIONS):
+        v = v / torch.linalg.vector_norm(v, dim=-2, keepdim=True).clamp_min(1e-30)
+        v = gram @ v
+    v = v / torch.linalg.vector_norm(v, dim=-2, keepdim=True).clamp_min(1e-30)
+    maps = v[..., 0].permute(2, 0, 1)  # (C, h, w), unit norm per pixel
     # phase: align to the low-resolution image (see module docstring)
-    ref = (maps * _lowres_images(k, region).conj()).sum(0)
+    ref = (maps * low.conj()).sum(0)
     return maps * torch.sgn(ref).conj()
 
 

@@ -115,16 +115,14 @@ def contrast_image(slab: "anatomy.Slab", contrast: str, rng) -> np.ndarray:
 
 def bias_field(shape, rng, strength: float = 0.15) -> np.ndarray:
     """Smooth multiplicative intensity non-uniformity around 1."""
-    field = ndimage.gaussian_filter(rng.standard_normal(shape), shape[0] / 5)
-    return 1 + strength * field / max(np.abs(field).max(), 1e-9)
+    return 1 + strength * anatomy.smooth_field(shape, rng, cells=5)
 
 
 def smooth_phase(shape, rng, max_rad: float = np.pi / 2) -> np.ndarray:
     """Smooth random phase: a random linear ramp plus a low-frequency random field."""
     k, h, w = shape
     yy, xx = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
-    field = ndimage.gaussian_filter(rng.standard_normal((h, w)), h / 6)
-    field = field / max(np.abs(field).max(), 1e-9)
+    field = anatomy.smooth_field((h, w), rng, cells=6)
     a, b, c = rng.uniform(-1, 1, 3)
     phase = max_rad * (0.5 * a * yy + 0.5 * b * xx + c * field)
     return np.broadcast_to(phase, shape)
@@ -140,8 +138,7 @@ def coil_maps(n_coils: int, size: int, rng) -> np.ndarray:
     angle = rng.uniform(0, 360)
     maps = ndimage.rotate(maps.real, angle, axes=(1, 2), reshape=False, mode="nearest") + \
         1j * ndimage.rotate(maps.imag, angle, axes=(1, 2), reshape=False, mode="nearest")
-    pert = ndimage.gaussian_filter(rng.standard_normal((2, n_coils, size, size)), (0, 0, size / 6, size / 6))
-    pert = pert / max(np.abs(pert).max(), 1e-9)
+    pert = anatomy.smooth_field((2, n_coils, size, size), rng, cells=6)
     maps = maps * (1 + 0.2 * (pert[0] + 1j * pert[1]))
     return (maps / np.abs(maps).max()).astype(np.complex64)
 

@@ -1,0 +1,105 @@
+"""Training and validation data for the learned solvers, simulated on the fly.
+
+Training follows the seed's protocol: **T1-weighted brain only**; every sample is a new simulated
+subject (random deformation, bias field, tissue jitter), with a random coil count, SNR, crop,
+mask kind and acceleration. Sample ``i`` depends only on ``(seed, i)``, so a resumed run sees
+exactly the data it would have seen (bit-for-bit resume) and ranks of a distributed run take
+disjoint indices. Sensitivities come from the same estimator used at test time (ESPIRiT,
+uncropped; GUIDE §9).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import coils, masks
+from .fft import fft2c, ifft2c
+from .simulate import SimConfig, simulate
+
+
+@dataclass
+class DataConfig:
+    contrast: str = "t1w"
+    size: int = 256  # simulated matrix
+    crop: int = 128  # square training patch in image space (0: whole image)
+    coils: tuple[int, int] = (4, 16)
+    accelerations: tuple[float, float] = (4.0, 10.0)
+    mask_kinds: tuple[str, ...] = masks.KINDS
+    snr: tuple[float, float] = (15.0, 60.0)
+    lesions: tuple[int, int] = (0, 0)
+    estimator: str = "espirit"
+    seed: int = 0
+    coil_group: int = 1  # consecutive samples sharing a coil count (= batch size, so batches stack)
+
+
+@dataclass
+class Sample:
+    kspace: np.ndarray  # (C, h, w) complex64, masked
+    mask: np.ndarray  # (h, w) bool
+    sens: np.ndarray  # (C, h, w) complex64
+    target: np.ndarray  # (h, w) float32, RSS of the fully sampled noisy patch
+    noise_var: float
+    info: dict = field(default_factory=dict)
+
+
+def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: int | None = None,
+                n_coils: int | None = None, mask_kind: str | None = None,
+                acceleration: float | None = None) -> Sample:
+    """Sample ``index`` of the stream ``cfg`` (keyword overrides fix one factor, for validation)."""
+    rng = np.random.default_rng([cfg.seed, index])
+    group_rng = np.random.default_rng([cfg.seed, index // max(cfg.coil_group, 1), 1])
+    c = n_coils or int(group_rng.integers(cfg.coils[0], cfg.coils[1] + 1))
+    sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1,
+                    lesions=int(rng.integers(cfg.lesions[0], cfg.lesions[1] + 1)),
+                    seed=int(rng.integers(2 ** 31)), snr=float(rng.uniform(*cfg.snr)))
+    acq = simulate(sim)
+    images = ifft2c(acq.kspace[0])  # noisy coil images (C, S, S)
+    crop = cfg.crop if crop is None else crop
+    if crop and crop < cfg.size:
+        top, left = (int(v) for v in rng.integers(cfg.size // 8, cfg.size - crop - cfg.size // 8 + 1, 2))
+        images = images[:, top:top + crop, left:left + crop]
+    k_full = fft2c(images).astype(np.complex64)
+    kind = mask_kind or str(rng.choice(cfg.mask_kinds))
+    accel = acceleration or float(rng.uniform(*cfg.accelerations))
+    mask = masks.create(kind, k_full.shape[-2:], accel, seed=int(rng.integers(2 ** 31)))
+    k = (k_full * mask).astype(np.complex64)
+    sens = coils.estimate(k, mask, cfg.estimator)
+    return Sample(kspace=k, mask=mask, sens=sens, target=coils.rss(images).astype(np.float32),
+                  noise_var=coils.noise_variance(k, mask),
+                  info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr})
+
+
+class SimulatedSlices(torch.utils.data.Dataset):
+    """Map-style view of the infinite stream: item ``i`` is sample ``i``."""
+
+    def __init__(self, cfg: DataConfig, length: int = 2 ** 40):
+        self.cfg, self.length = cfg, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        s = make_sample(self.cfg, int(index))
+        return {"kspace": torch.from_numpy(s.kspace), "mask": torch.from_numpy(s.mask),
+                "sens": torch.from_numpy(s.sens), "target": torch.from_numpy(s.target),
+                "noise_var": torch.tensor(s.noise_var, dtype=torch.float32)}
+
+
+class IndexStream(torch.utils.data.Sampler):
+    """Indices ``start*world + rank, ... `` step ``world``: disjoint per rank, resumable."""
+
+    def __init__(self, start: int, rank: int = 0, world: int = 1, stop: int = 2 ** 40):
+        self.start, self.rank, self.world, self.stop = start, rank, world, stop
+
+    def __iter__(self):
+        return iter(range(self.start * self.world + self.rank, self.stop, self.world))
+
+    def __len__(self) -> int:
+        return max(0, (self.stop - self.start * self.world - self.rank) // self.world)
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack samples (a batch shares its coil count, see ``DataConfig.coil_group``)."""
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
