@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, WeightsError
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -109,6 +109,24 @@ def _write_figures(made, out_dir, console):
         console.print(f"figure: {path}")
 
 
+def cmd_train(args) -> int:
+    from .training import load_config, train
+    from .weights import MODELS_DIR
+
+    cfg = load_config(args.config, steps=args.steps, batch_size=args.batch_size, workers=args.workers,
+                      precision=args.precision)
+    real = None
+    if args.real_scan:
+        from .io import load
+
+        real = load(args.real_scan)
+    out = args.out or f"runs/{args.method}"
+    card = train(args.method, cfg, out, resume=args.resume, device=args.device,
+                 models_dir=args.models_dir or MODELS_DIR, real_scan=real)
+    print(f"trained {args.method}: {card.get('training_steps')} steps, weights in {args.models_dir or MODELS_DIR}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     args.input = args.data
     args.output_dir = args.out
@@ -144,6 +162,22 @@ def build_parser() -> argparse.ArgumentParser:
     _mask_args(p)
     p.set_defaults(func=cmd_recon)
 
+    from .nn.model import MODELS
+
+    p = sub.add_parser("train", help="train a learned method on simulated T1w data")
+    p.add_argument("method", choices=list(MODELS))
+    p.add_argument("--config", help="JSON training config (see mrirecon.training.TrainConfig)")
+    p.add_argument("--out", help="run folder for checkpoint.pt and log.jsonl (default runs/METHOD)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--workers", type=int, help="data-loading processes")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    p.add_argument("--models-dir", help="where the weights and model card go (default models/)")
+    p.add_argument("--real-scan", help="a fully sampled fastMRI-layout file to validate on")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("demo", help="reconstruct the bundled sample data with every method, with figures")
     p.add_argument("--data", default=str(SAMPLE_DATA))
     p.add_argument("--out", default="demo_out")
@@ -157,12 +191,12 @@ def main(argv=None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
     if getattr(args, "command", None) == "demo" and not args.method:
-        from .solvers import names
+        from .solvers import available
 
-        args.method = names()
+        args.method = available()
     try:
         return args.func(args)
-    except InputError as e:
+    except (InputError, WeightsError) as e:
         print(f"mrirecon: error: {e}", file=sys.stderr)
         return 2
 

@@ -155,7 +155,7 @@ def recon_files(input_path, out_dir, method_names, spec: MaskSpec, device: str =
     Returns (results, failures) where failures are ``(path, message)`` pairs.
     """
     for name in method_names:
-        solvers.get(name)  # unknown names and bad mask parameters fail before any work
+        solvers.check(name)  # unknown names, missing weights, bad mask parameters: before any work
     masks.check(spec.kind, spec.acceleration, spec.center_fraction)
     root, files = find_inputs(input_path)
     out = check_output_dir(out_dir, root)

@@ -39,6 +39,21 @@ def get(name: str, **options) -> Method:
     return _REGISTRY[name](**options)
 
 
+def available() -> list[str]:
+    """Registered methods that can run now: classical ones and learned ones whose weights exist."""
+    from ..weights import paths
+
+    return [n for n in names() if not _REGISTRY[n].learned or all(p.is_file() for p in paths(n))]
+
+
+def check(name: str, **options) -> Method:
+    """``get`` plus, for learned methods, loading the weights (``WeightsError`` when missing)."""
+    method = get(name, **options)
+    if method.learned:
+        method.model("cpu")
+    return method
+
+
 def describe() -> dict[str, str]:
     _load_builtins()
     return {n: cls.description for n, cls in _REGISTRY.items()}
@@ -51,7 +66,7 @@ def _load_builtins():
     global _loaded
     if not _loaded:
         _loaded = True
-        from . import classical, cs  # noqa: F401  (registration happens on import)
+        from . import classical, cs, learned  # noqa: F401  (registration happens on import)
 
 
-__all__ = ["Method", "Problem", "Progress", "register", "names", "get", "describe"]
+__all__ = ["Method", "Problem", "Progress", "register", "names", "get", "check", "available", "describe"]

@@ -1,0 +1,56 @@
+"""The learned methods in the registry: trained networks loaded from ``models/``."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import weights
+from ..nn.model import MODELS
+from . import register
+from .base import Method, Problem, Progress
+
+_CACHE: dict = {}
+
+
+class Learned(Method):
+    learned = True
+    net_name = ""
+
+    def __init__(self, models_dir=None, precision: str = "fp32", batch_size: int = 4):
+        self.models_dir, self.precision, self.batch_size = models_dir, precision, batch_size
+
+    def model(self, device: str):
+        key = (self.net_name, str(self.models_dir), device)
+        if key not in _CACHE:
+            _CACHE[key] = weights.load(self.net_name, self.models_dir, device)[0]
+        return _CACHE[key]
+
+    def iterate(self, problem: Problem):
+        model = self.model(problem.device)
+        dev = torch.device(problem.device)
+        n = problem.kspace.shape[0]
+        steps = model.total_steps
+        batches = range(0, n, self.batch_size)
+        out = np.empty((n, *problem.kspace.shape[-2:]), np.float32)
+        mask = torch.from_numpy(problem.mask).to(dev)
+        amp = self.precision == "bf16"
+        for b, start in enumerate(batches):
+            sl = slice(start, min(start + self.batch_size, n))
+            with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                y = torch.from_numpy(problem.kspace[sl]).to(dev)
+                sens = torch.from_numpy(problem.sens[sl]).to(dev)
+                nv = torch.full((y.shape[0],), problem.noise_var, device=dev)
+                for t, image in enumerate(model.iterate(y, mask, sens, nv)):
+                    yield Progress(b * steps + t, len(batches) * steps, f"slices {sl.start + 1}-{sl.stop}/{n}")
+            out[sl] = image.float().cpu().numpy()
+        return out
+
+
+def _make(name: str):
+    cls = type(f"Learned_{name.replace('-', '_')}", (Learned,), {
+        "net_name": name, "description": f"learned: {name} ({MODELS[name][1]})"})
+    register(name)(cls)
+
+
+for _name in MODELS:
+    _make(_name)

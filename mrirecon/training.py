@@ -1,0 +1,294 @@
+"""Training of the learned solvers: loss, loop, checkpoints and bit-for-bit resume, validation,
+distributed data parallel (``torchrun``), export to ``models/``.
+
+Loss: over the time steps, ``sum_t w_t (L1 + (1 - SSIM))`` with ``w_t`` growing linearly (later
+steps weigh more), on images normalised by the network's own data scale. Adam with linear warm-up
+and cosine decay. bf16 autocast (+ channels_last) by default on CPU and CUDA: ~3x faster on a CPU
+with AVX-512 BF16 (GUIDE §9).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import __version__, weights
+from .nn.model import MODELS, Reconstructor, config_from_dict
+from .trainset import DataConfig, IndexStream, SimulatedSlices, collate, make_sample
+
+
+@dataclass
+class TrainConfig:
+    model: dict = field(default_factory=dict)  # overrides of the model's default config
+    data: DataConfig = field(default_factory=DataConfig)
+    steps: int = 2000
+    batch_size: int = 4
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    warmup: int = 50
+    grad_clip: float = 1.0
+    precision: str = "auto"  # auto | fp32 | bf16
+    workers: int = 1
+    seed: int = 0
+    checkpoint_every: int = 100
+    validate_every: int = 500
+    log_every: int = 10
+    val_samples: int = 2  # per contrast and mask
+    val_size: int = 256  # matrix of the validation slices
+    time_budget_s: float = 0.0  # > 0: after `warmup // 2` steps, set `steps` to fill this wall time
+
+
+def load_config(path=None, **overrides) -> TrainConfig:
+    values = json.loads(Path(path).read_text()) if path else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    data = values.pop("data", {})
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown training config keys: {', '.join(sorted(unknown))}")
+    dkeys = {f.name for f in dataclasses.fields(DataConfig)}
+    if set(data) - dkeys:
+        raise ValueError(f"unknown data config keys: {', '.join(sorted(set(data) - dkeys))}")
+    data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return TrainConfig(data=DataConfig(**data), **values)
+
+
+# --- loss ------------------------------------------------------------------------------------
+
+def ssim_torch(x: torch.Tensor, y: torch.Tensor, data_range: torch.Tensor, win: int = 7) -> torch.Tensor:
+    """Mean SSIM of ``(B, H, W)`` images with a uniform ``win`` window (K1 0.01, K2 0.03), the
+    same definition as skimage's (sample covariance), differentiable."""
+    c1 = (0.01 * data_range).view(-1, 1, 1, 1) ** 2
+    c2 = (0.03 * data_range).view(-1, 1, 1, 1) ** 2
+    x, y = x.unsqueeze(1), y.unsqueeze(1)
+    n = win * win
+    k = torch.ones(1, 1, win, win, dtype=x.dtype, device=x.device) / n
+    ux, uy = F.conv2d(x, k), F.conv2d(y, k)
+    cov = n / (n - 1)
+    vx = cov * (F.conv2d(x * x, k) - ux * ux)
+    vy = cov * (F.conv2d(y * y, k) - uy * uy)
+    vxy = cov * (F.conv2d(x * y, k) - ux * uy)
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+    return s.mean()
+
+
+def step_weights(n: int) -> list[float]:
+    w = [t + 1.0 for t in range(n)]
+    return [v / sum(w) for v in w]
+
+
+def loss_fn(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    dr = target.flatten(1).amax(1)
+    total = 0.0
+    for w, out in zip(step_weights(len(outputs)), outputs):
+        out = out.float()
+        total = total + w * (F.l1_loss(out, target) + 1 - ssim_torch(out, target, dr))
+    return total
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "fp32":
+        return None
+    if precision in ("bf16", "auto"):
+        return torch.bfloat16
+    raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1)
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _one_thread(_worker_id):
+    torch.set_num_threads(1)
+
+
+def _dist():
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return rank, world
+
+
+# --- validation ------------------------------------------------------------------------------
+
+VAL_SEED = 987_654  # never a training seed: training uses DataConfig.seed (default 0)
+VAL_MASKS = (("equispaced", 4.0), ("gaussian2d", 8.0))
+
+
+def validate(model: Reconstructor, device, n_samples: int = 2, real_scan=None, size: int = 256) -> dict:
+    """Held-out simulated T2w and FLAIR slices with lesions (full 256^2 slices, unseen contrasts)
+    and, when given, the shared real scan; fastMRI metrics per (data, mask)."""
+    from . import metrics
+    from .api import make_problem
+
+    cfg = DataConfig(seed=VAL_SEED, size=size, crop=0, lesions=(3, 6), coils=(8, 8), snr=(30.0, 30.0))
+    results = {}
+    model.eval()
+    sets = [(c, [make_sample(cfg, i, contrast=c, mask_kind=k, acceleration=a) for i in range(n_samples)], k, a)
+            for c in ("t2w", "flair") for k, a in VAL_MASKS]
+    for contrast, samples, kind, accel in sets:
+        scores = []
+        for s in samples:
+            out = _infer(model, s.kspace[None], s.mask, s.sens[None], s.noise_var, device)
+            scores.append(metrics.evaluate(s.target[None], out))
+        results[f"sim-{contrast} {kind} {accel:g}x"] = {k: float(np.mean([d[k] for d in scores])) for k in scores[0]}
+    if real_scan is not None:
+        from . import masks
+
+        for kind, accel in VAL_MASKS:
+            m = masks.create(kind, real_scan.shape, accel, 0.08 if kind == "equispaced" else None, seed=0)
+            p = make_problem(real_scan.kspace * m, m, device="cpu")
+            out = _infer(model, p.kspace, p.mask, p.sens, p.noise_var, device)
+            results[f"real-t2 {kind} {accel:g}x"] = metrics.evaluate(real_scan.target, out)
+    model.train()
+    return results
+
+
+def _infer(model, k, mask, sens, noise_var, device) -> np.ndarray:
+    with torch.inference_mode():
+        y = torch.from_numpy(np.ascontiguousarray(k)).to(device)
+        m = torch.from_numpy(np.ascontiguousarray(mask)).to(device)
+        s = torch.from_numpy(np.ascontiguousarray(sens)).to(device)
+        nv = torch.full((y.shape[0],), float(noise_var), device=device)
+        return model(y, m, s, nv).float().cpu().numpy()
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: str = "auto",
+          models_dir=None, real_scan=None, log=print, stop_at: int | None = None) -> dict:
+    """Train ``method``; checkpoints and ``log.jsonl`` in ``out_dir``, weights exported to
+    ``models_dir`` (default ``models/``). Returns the final model card.
+
+    ``stop_at`` ends this run early at that step (with a checkpoint), as a kill would; ``resume``
+    continues from the checkpoint, bit for bit. A resumed time-budgeted run keeps the step count
+    it had settled on.
+    """
+    if method not in MODELS:
+        raise ValueError(f"{method!r} is not a learned method ({', '.join(MODELS)})")
+    rank, world = _dist()
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        if dev.type == "cuda":
+            dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    arch = MODELS[method][0]
+    base = dataclasses.asdict(MODELS[method][1])
+    model = Reconstructor(method, config_from_dict(arch, {**base, **cfg.model})).to(dev)
+    amp = resolve_precision(cfg.precision, dev)
+    if amp is not None:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    ckpt_path = out / "checkpoint.pt"
+    step, wall = 0, 0.0
+    if resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, wall = int(ckpt["step"]), float(ckpt["wall"])
+        if cfg.time_budget_s > 0:
+            cfg = dataclasses.replace(cfg, steps=int(ckpt["steps"]), time_budget_s=0.0)
+        log(f"resumed {method} at step {step} from {ckpt_path}")
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    data_cfg = dataclasses.replace(cfg.data, coil_group=cfg.batch_size)
+    loader = torch.utils.data.DataLoader(
+        SimulatedSlices(data_cfg), batch_size=cfg.batch_size, collate_fn=collate, num_workers=cfg.workers,
+        sampler=IndexStream(step * cfg.batch_size, rank, world), persistent_workers=False,
+        prefetch_factor=4 if cfg.workers > 0 else None, worker_init_fn=_one_thread)
+    logf = open(out / "log.jsonl", "a") if rank == 0 else None
+    card = {}
+    t_last = time.perf_counter()
+    model.train()
+    batches = iter(loader)
+    while step < min(cfg.steps, stop_at or cfg.steps):
+        batch = {k: v.to(dev, non_blocking=True) for k, v in next(batches).items()}
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+            scale, gen = (net.module if world > 1 else net).normalised_steps(
+                batch["kspace"], batch["mask"].unsqueeze(1), batch["sens"], batch["noise_var"])
+            outputs = list(gen)
+            loss = loss_fn(outputs, batch["target"] / scale.view(-1, 1, 1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # under DDP the gradients are averaged over ranks here
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        now = time.perf_counter()
+        wall += now - t_last
+        t_last = now
+        if cfg.time_budget_s > 0 and step == max(cfg.warmup // 2, 1):
+            rate = wall / step
+            steps = max(int(cfg.time_budget_s / rate), step + 1)
+            if world > 1:  # every rank must stop at the same step
+                t = torch.tensor([steps], device=dev)
+                torch.distributed.broadcast(t, 0)
+                steps = int(t)
+            cfg = dataclasses.replace(cfg, steps=steps, time_budget_s=0.0)
+            log(f"{rate:.3f} s/step: {cfg.steps} steps fill the {steps * rate:.0f} s budget")
+        if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
+            rec = {"step": step, "loss": float(loss.detach()), "lr": lr_at(step - 1, cfg), "wall_s": round(wall, 1)}
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+            log(f"{method} step {step}/{cfg.steps} loss {rec['loss']:.4f} lr {rec['lr']:.2e} "
+                f"{wall / step:.2f} s/step")
+        last = step == cfg.steps
+        if rank == 0 and (step % cfg.checkpoint_every == 0 or last or step == stop_at):
+            torch.save({"step": step, "steps": cfg.steps, "wall": wall, "model": model.state_dict(),
+                        "optimizer": opt.state_dict()}, ckpt_path.with_suffix(".tmp"))
+            os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
+        if rank == 0 and (step % cfg.validate_every == 0 or last):
+            val = validate(model, dev, cfg.val_samples, real_scan, cfg.val_size)
+            logf.write(json.dumps({"step": step, "validation": val}) + "\n")
+            logf.flush()
+            for name, v in val.items():
+                log(f"  val {name}: SSIM {v['ssim']:.4f} PSNR {v['psnr']:.2f}")
+            card = model_card(method, cfg, step, wall, dev, val)
+            weights.save(model, card, models_dir)
+            t_last = time.perf_counter()  # validation time is not training time
+    if logf:
+        logf.close()
+    if world > 1:
+        torch.distributed.barrier()
+    return card
+
+
+def model_card(method, cfg: TrainConfig, step, wall, dev, validation) -> dict:
+    hw = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return {
+        "method": method, "training_steps": step, "batch_size": cfg.batch_size,
+        "wall_time_s": round(wall, 1), "hardware": hw, "precision": cfg.precision,
+        "training": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
+        "training_data": "simulated T1-weighted brain only (mrirecon.trainset, MNI152 anatomy, random "
+                         "deformation/coils/SNR/masks 4-10x); ESPIRiT maps",
+        "validation": validation, "date": time.strftime("%Y-%m-%d"),
+        "code_version": f"mrirecon {__version__} ({_git_commit()})", "torch": torch.__version__,
+    }

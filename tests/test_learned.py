@@ -1,0 +1,158 @@
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import mrirecon
+from mrirecon import coils, masks, weights
+from mrirecon.errors import WeightsError
+from mrirecon.nn.model import MODELS, Reconstructor, config_from_dict, default_config
+from mrirecon.training import TrainConfig, loss_fn, train
+from mrirecon.trainset import DataConfig, collate, SimulatedSlices
+
+TINY = {"rim": dict(channels=8, steps=2), "recurrentvarnet": dict(channels=8, steps=2)}
+
+
+def tiny(name):
+    arch = MODELS[name][0]
+    base = {**default_config(name).__dict__, **TINY[arch]}
+    if name == "cirim":
+        base["cascades"] = 2
+    return Reconstructor(name, config_from_dict(arch, base))
+
+
+@pytest.fixture(scope="module")
+def batch(small_acq):
+    m = masks.create("gaussian2d", small_acq.kspace.shape[-2:], 4, seed=0)
+    k = small_acq.kspace * m
+    sens = coils.espirit(k, m)
+    return (torch.from_numpy(k), torch.from_numpy(m), torch.from_numpy(sens),
+            torch.full((k.shape[0],), coils.noise_variance(k, m)))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_shapes_steps_and_gradients(name, batch):
+    torch.manual_seed(0)
+    model = tiny(name)
+    y, m, s, nv = batch
+    outs = list(model.iterate(y, m, s, nv))
+    assert len(outs) == model.total_steps
+    assert outs[-1].shape == (2, 96, 96) and outs[-1].dtype == torch.float32
+    assert torch.isfinite(outs[-1]).all()
+    scale, gen = model.normalised_steps(y, m, s, nv)
+    loss = sum(o.mean() for o in gen)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_zero_update_with_full_data_reproduces_the_image(name, small_acq):
+    """Fully sampled mask, exact maps, network updates zeroed: every step returns |x|."""
+    torch.manual_seed(0)
+    model = tiny(name)
+    with torch.no_grad():
+        for mod in model.modules():
+            if hasattr(mod, "conv_out"):
+                mod.conv_out.weight.zero_()
+                mod.conv_out.bias.zero_()
+    sens = small_acq.sens / np.sqrt((np.abs(small_acq.sens) ** 2).sum(1, keepdims=True))
+    x = np.abs(small_acq.image)
+    y = torch.from_numpy(mrirecon.fft.fft2c(sens * small_acq.image[:, None]).astype(np.complex64))
+    full = torch.ones(96, 96, dtype=torch.bool)
+    with torch.no_grad():
+        for out in model.iterate(y, full, torch.from_numpy(sens.astype(np.complex64))):
+            np.testing.assert_allclose(out.numpy(), x, atol=2e-4 * x.max())
+
+
+def test_save_load_round_trip(tmp_path, batch):
+    torch.manual_seed(0)
+    model = tiny("irim").eval()
+    weights.save(model, {"note": "test"}, tmp_path)
+    loaded, card = weights.load("irim", tmp_path)
+    assert card["note"] == "test" and card["config"]["channels"] == 8
+    with torch.no_grad():
+        assert torch.equal(model(*batch), loaded(*batch))
+
+
+def test_missing_and_corrupt_weights(tmp_path):
+    with pytest.raises(WeightsError, match=r"irim.safetensors.*mrirecon train irim"):
+        weights.load("irim", tmp_path)
+    model = tiny("irim")
+    wpath, cpath = weights.save(model, {}, tmp_path)
+    wpath.write_bytes(wpath.read_bytes()[:100])
+    with pytest.raises(WeightsError, match="corrupt"):
+        weights.load("irim", tmp_path)
+    weights.save(model, {}, tmp_path)
+    cpath.write_text("{not json")
+    with pytest.raises(WeightsError, match="corrupt model card"):
+        weights.load("irim", tmp_path)
+
+
+def test_registry_runs_learned_method_from_weights(tmp_path, small_acq):
+    torch.manual_seed(0)
+    weights.save(tiny("rim-mgu"), {}, tmp_path)
+    m = masks.create("equispaced", (96, 96), 4, seed=0)
+    p = mrirecon.api.make_problem(small_acq.kspace * m, m, device="cpu")
+    out = mrirecon.solvers.get("rim-mgu", models_dir=tmp_path).run(p)
+    assert out.shape == (2, 96, 96) and out.dtype == np.float32
+
+
+def _tiny_cfg(steps, **kw):
+    return TrainConfig(model=dict(channels=8, steps=2), steps=steps, batch_size=2, lr=3e-3, warmup=2,
+                       precision="fp32", workers=0, checkpoint_every=3, validate_every=10 ** 6,
+                       log_every=1, val_samples=1, val_size=64,
+                       data=DataConfig(size=64, crop=48, coils=(2, 3)), **kw)
+
+
+def _fixed_loss(model, cfg):
+    ds = SimulatedSlices(dataclasses.replace(cfg.data, coil_group=4))
+    b = collate([ds[10_000 + i] for i in range(4)])
+    with torch.no_grad():
+        scale, gen = model.normalised_steps(b["kspace"], b["mask"].unsqueeze(1), b["sens"], b["noise_var"])
+        return float(loss_fn(list(gen), b["target"] / scale.view(-1, 1, 1)))
+
+
+def test_training_lowers_the_loss(tmp_path):
+    cfg = _tiny_cfg(20)
+    torch.manual_seed(cfg.seed)
+    before = _fixed_loss(Reconstructor("irim", config_from_dict("rim", {**default_config("irim").__dict__,
+                                                                       "channels": 8, "steps": 2})), cfg)
+    card = train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lambda *a: None)
+    after = _fixed_loss(weights.load("irim", tmp_path / "models")[0], cfg)
+    assert after < 0.9 * before, (before, after)
+    assert card["training_steps"] == 20 and "validation" in card
+    assert json.loads((tmp_path / "models" / "irim.json").read_text())["config"]["channels"] == 8
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    train("irim", _tiny_cfg(6), tmp_path / "straight", models_dir=tmp_path / "m1", log=lambda *a: None)
+    train("irim", _tiny_cfg(6), tmp_path / "split", models_dir=tmp_path / "m2", log=lambda *a: None, stop_at=4)
+    train("irim", _tiny_cfg(6), tmp_path / "split", resume=True, models_dir=tmp_path / "m2", log=lambda *a: None)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 6
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+@pytest.mark.slow
+def test_distributed_two_cpu_processes(tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model": {"channels": 8, "steps": 2}, "steps": 3, "batch_size": 1, "warmup": 1,
+                               "precision": "fp32", "workers": 0, "val_samples": 1, "val_size": 64,
+                               "data": {"size": 64, "crop": 48, "coils": [2, 2]}}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "mrirecon.cli", "train", "irim", "--config", str(cfg), "--out", str(tmp_path / "run"),
+           "--models-dir", str(tmp_path / "models"), "--device", "cpu"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "models" / "irim.safetensors").exists()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[-2]["step"] == 3
