@@ -45,7 +45,7 @@ class TrainConfig:
     log_every: int = 10
     val_samples: int = 2  # per contrast and mask
     val_size: int = 256  # matrix of the validation slices
-    time_budget_s: float = 0.0  # > 0: after `warmup // 2` steps, set `steps` to fill this wall time
+    time_budget_s: float = 0.0  # > 0: at the end of warm-up, set `steps` to fill this wall time
 
 
 def load_config(path=None, **overrides) -> TrainConfig:
@@ -225,6 +225,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
         prefetch_factor=4 if cfg.workers > 0 else None, worker_init_fn=_one_thread)
     logf = open(out / "log.jsonl", "a") if rank == 0 else None
     card = {}
+    wall_mark = 0.0
     t_last = time.perf_counter()
     model.train()
     batches = iter(loader)
@@ -246,14 +247,16 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
         wall += now - t_last
         t_last = now
         if cfg.time_budget_s > 0 and step == max(cfg.warmup // 2, 1):
-            rate = wall / step
-            steps = max(int(cfg.time_budget_s / rate), step + 1)
+            wall_mark = wall  # the rate is measured from here to the end of warm-up (after start-up)
+        if cfg.time_budget_s > 0 and step == max(cfg.warmup, 2):
+            rate = (wall - wall_mark) / (step - max(cfg.warmup // 2, 1))
+            steps = max(step + int((cfg.time_budget_s - wall) / rate), step + 1)
             if world > 1:  # every rank must stop at the same step
                 t = torch.tensor([steps], device=dev)
                 torch.distributed.broadcast(t, 0)
                 steps = int(t)
             cfg = dataclasses.replace(cfg, steps=steps, time_budget_s=0.0)
-            log(f"{rate:.3f} s/step: {cfg.steps} steps fill the {steps * rate:.0f} s budget")
+            log(f"{rate:.3f} s/step after start-up: training for {cfg.steps} steps")
         if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
             rec = {"step": step, "loss": float(loss.detach()), "lr": lr_at(step - 1, cfg), "wall_s": round(wall, 1)}
             logf.write(json.dumps(rec) + "\n")
