@@ -32,6 +32,7 @@ class DataConfig:
     estimator: str = "espirit"
     seed: int = 0
     coil_group: int = 1  # consecutive samples sharing a coil count (= batch size, so batches stack)
+    reuse: int = 1  # consecutive samples drawn (other crop, mask) from one simulated subject
 
 
 @dataclass
@@ -49,12 +50,14 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
                 acceleration: float | None = None) -> Sample:
     """Sample ``index`` of the stream ``cfg`` (keyword overrides fix one factor, for validation)."""
     rng = np.random.default_rng([cfg.seed, index])
-    group_rng = np.random.default_rng([cfg.seed, index // max(cfg.coil_group, 1), 1])
+    reuse = max(cfg.reuse, 1)
+    group_rng = np.random.default_rng([cfg.seed, index // max(cfg.coil_group, reuse, 1), 1])
     c = n_coils or int(group_rng.integers(cfg.coils[0], cfg.coils[1] + 1))
+    subject_rng = np.random.default_rng([cfg.seed, index // reuse, 2])
     sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1,
-                    lesions=int(rng.integers(cfg.lesions[0], cfg.lesions[1] + 1)),
-                    seed=int(rng.integers(2 ** 31)), snr=float(rng.uniform(*cfg.snr)))
-    acq = simulate(sim)
+                    lesions=int(subject_rng.integers(cfg.lesions[0], cfg.lesions[1] + 1)),
+                    seed=int(subject_rng.integers(2 ** 31)), snr=float(subject_rng.uniform(*cfg.snr)))
+    acq = _simulate_cached(sim)
     images = ifft2c(acq.kspace[0])  # noisy coil images (C, S, S)
     crop = cfg.crop if crop is None else crop
     if crop and crop < cfg.size:
@@ -69,6 +72,18 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     return Sample(kspace=k, mask=mask, sens=sens, target=coils.rss(images).astype(np.float32),
                   noise_var=coils.noise_variance(k, mask),
                   info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr})
+
+
+_LAST: dict = {}
+
+
+def _simulate_cached(sim: SimConfig):
+    """The last simulated subject of this process is kept for the samples that reuse it."""
+    key = repr(sim)
+    if key not in _LAST:
+        _LAST.clear()
+        _LAST[key] = simulate(sim)
+    return _LAST[key]
 
 
 class SimulatedSlices(torch.utils.data.Dataset):

@@ -156,3 +156,19 @@ def test_distributed_two_cpu_processes(tmp_path):
     assert (tmp_path / "models" / "irim.safetensors").exists()
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert log[-2]["step"] == 3
+
+
+SHIPPED = [n for n in MODELS if weights.paths(n)[0].exists()]
+
+
+@pytest.mark.parametrize("name", SHIPPED or [pytest.param("none", marks=pytest.mark.skip("no weights shipped yet"))])
+def test_shipped_weights_run_on_a_small_slice(name, small_acq):
+    """The committed weights load without pickle and beat zero-filling on a held-out FLAIR slice."""
+    _, card = weights.load(name)
+    assert card["name"] == name and card["training_steps"] > 0 and "validation" in card
+    m = masks.create("gaussian2d", (96, 96), 4, seed=3)
+    p = mrirecon.api.make_problem(small_acq.kspace[:1] * m, m, device="cpu")
+    out = mrirecon.solvers.get(name).run(p)
+    zf = mrirecon.solvers.get("zero-filled").run(p)
+    target = small_acq.target[:1]
+    assert mrirecon.metrics.psnr(target, out) > mrirecon.metrics.psnr(target, zf)

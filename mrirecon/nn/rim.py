@@ -30,10 +30,13 @@ class RIMConfig:
 
 
 class RIMBlock(nn.Module):
-    def __init__(self, cell: str, channels: int):
+    """conv 5x5 + ReLU -> cell -> dilated conv 3x3 + ReLU -> cell -> conv 3x3 (to 2 channels).
+    Also the recurrent block of RecurrentVarNet (``cell="gru"``, ``in_ch=2``)."""
+
+    def __init__(self, cell: str, channels: int, in_ch: int = 4):
         super().__init__()
         cell_cls = CELLS[cell]
-        self.conv_in = nn.Conv2d(4, channels, 5, padding=2)
+        self.conv_in = nn.Conv2d(in_ch, channels, 5, padding=2)
         self.cell1 = cell_cls(channels, channels)
         self.conv_mid = nn.Conv2d(channels, channels, 3, padding=2, dilation=2)
         self.cell2 = cell_cls(channels, channels)
@@ -44,9 +47,9 @@ class RIMBlock(nn.Module):
         b, _, h, w = x.shape
         return [x.new_zeros(b, self.channels, h, w) for _ in range(2)]
 
-    def forward(self, x: torch.Tensor, grad: torch.Tensor, hidden: list[torch.Tensor]):
-        """One time step on real-channel tensors; returns (update, new hidden)."""
-        a = torch.relu(self.conv_in(torch.cat([x, grad], dim=1)))
+    def forward(self, inp: torch.Tensor, hidden: list[torch.Tensor]):
+        """One time step on real-channel tensors; returns (output, new hidden)."""
+        a = torch.relu(self.conv_in(inp))
         h1 = self.cell1(a, hidden[0])
         a = torch.relu(self.conv_mid(h1))
         h2 = self.cell2(a, hidden[1])
@@ -77,7 +80,7 @@ class RIM(nn.Module):
         for c, block in enumerate(self.blocks):
             for t in range(self.cfg.steps):
                 grad = to_channels(physics.gradient(x, y, sens, mask))
-                dx, hidden = block(xc, grad, hidden)
+                dx, hidden = block(torch.cat([xc, grad], dim=1), hidden)
                 xc = xc + dx.float()
                 x = from_channels(xc)
                 if self.cfg.dc == "explicit" and t == self.cfg.steps - 1:

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from .. import physics
-from .cells import ConvGRU
 from .common import from_channels, to_channels
+from .rim import RIMBlock
 
 
 @dataclass
@@ -24,23 +24,6 @@ class VarNetConfig:
     channels: int = 64
     steps: int = 8
     shared_weights: bool = False
-
-
-class RecurrentBlock(nn.Module):
-    def __init__(self, channels: int):
-        super().__init__()
-        self.conv_in = nn.Conv2d(2, channels, 5, padding=2)
-        self.cell1 = ConvGRU(channels, channels)
-        self.conv_mid = nn.Conv2d(channels, channels, 3, padding=2, dilation=2)
-        self.cell2 = ConvGRU(channels, channels)
-        self.conv_out = nn.Conv2d(channels, 2, 3, padding=1)
-
-    def forward(self, x: torch.Tensor, hidden: list[torch.Tensor]):
-        a = torch.relu(self.conv_in(x))
-        h1 = self.cell1(a, hidden[0])
-        a = torch.relu(self.conv_mid(h1))
-        h2 = self.cell2(a, hidden[1])
-        return self.conv_out(h2), [h1, h2]
 
 
 class StateInitializer(nn.Module):
@@ -64,7 +47,7 @@ class RecurrentVarNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         n_blocks = 1 if cfg.shared_weights else cfg.steps
-        self.blocks = nn.ModuleList(RecurrentBlock(cfg.channels) for _ in range(n_blocks))
+        self.blocks = nn.ModuleList(RIMBlock("gru", cfg.channels, in_ch=2) for _ in range(n_blocks))
         self.alpha = nn.Parameter(torch.full((cfg.steps,), 0.5))
         self.init = StateInitializer(cfg.channels)
 

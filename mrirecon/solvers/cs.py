@@ -49,8 +49,13 @@ class _SigpyCS(Method):
         if iterations is not None:
             self.iterations = int(iterations)
 
-    def _app(self, y, sens, mask, lam, device):  # pragma: no cover - interface
-        raise NotImplementedError
+    app_name = ""  # the sigpy.mri.app class
+
+    def _app(self, y, mps, weights, lam, device):
+        import sigpy.mri as mr
+
+        return getattr(mr.app, self.app_name)(y, mps, lam, weights=weights, device=device,
+                                              max_iter=self.iterations, show_pbar=False)
 
     def iterate(self, problem: Problem):
         import sigpy as sp
@@ -80,21 +85,11 @@ class _SigpyCS(Method):
 class L1Wavelet(_SigpyCS):
     description = "compressed sensing, L1-wavelet (db4), sigpy, 100 iterations"
     default_lam = 3e-3
-
-    def _app(self, y, mps, weights, lam, device):
-        import sigpy.mri as mr
-
-        return mr.app.L1WaveletRecon(y, mps, lam, weights=weights, device=device,
-                                     max_iter=self.iterations, show_pbar=False)
+    app_name = "L1WaveletRecon"
 
 
 @register("cs-tv")
 class TotalVariation(_SigpyCS):
     description = "compressed sensing, total variation, sigpy, 100 iterations"
     default_lam = 1e-2
-
-    def _app(self, y, mps, weights, lam, device):
-        import sigpy.mri as mr
-
-        return mr.app.TotalVariationRecon(y, mps, lam, weights=weights, device=device,
-                                          max_iter=self.iterations, show_pbar=False)
+    app_name = "TotalVariationRecon"
