@@ -6,9 +6,11 @@ set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 OUT=${OUT:-gpu_out}; mkdir -p "$OUT"
-METHOD=${METHOD:-irim}
+METHODS=${METHODS:-irim}  # each trains for the time_budget_s of benchmarks/configs/<method>_gpu.json
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/checks.txt"
 python3 -m pytest -q -p no:cacheprovider tests/test_physics.py tests/test_fft.py 2>&1 | tail -3 | tee -a "$OUT/checks.txt"
 python3 benchmarks/gpu_checks.py --real .data/real_t2_brain_4coil.h5 2>&1 | tee -a "$OUT/checks.txt"
-python3 -m mrirecon.cli train "$METHOD" --device cuda --config "benchmarks/configs/${METHOD}_gpu.json" \
-    --out "$OUT/run" --models-dir "$OUT/models" --real-scan .data/real_t2_brain_4coil.h5 2>&1 | tee "$OUT/train.log"
+for METHOD in $METHODS; do
+    python3 -m mrirecon.cli train "$METHOD" --device cuda --config "benchmarks/configs/${METHOD}_gpu.json" \
+        --out "$OUT/run_$METHOD" --models-dir "$OUT/models" --real-scan .data/real_t2_brain_4coil.h5 2>&1 | tee "$OUT/train_$METHOD.log"
+done

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import ndimage
 
 Z_ORIGIN = 72  # voxel index of MNI z = 0 mm
-CHANNELS = ("gm", "wm", "csf", "head", "detail")
+CHANNELS = ("gm", "wm", "csf", "dist", "detail")
+PAD = {"dist": 100.0}  # value outside the template: far from the brain
 
 
 @lru_cache(maxsize=1)
@@ -38,10 +39,12 @@ def atlas() -> dict[str, np.ndarray]:
     t1, gm, wm, brain = (axial(v) for v in (t1, gm, wm, brain))
     brain = ndimage.gaussian_filter(np.maximum(brain, gm + wm), 0.7).clip(0, 1)
     csf = np.clip(brain - gm - wm, 0, 1)
-    head = t1 * (1 - brain)  # skull, scalp and fat as the T1 template shows them
+    # the template is skull-stripped: the simulator draws skull and scalp as bands at a distance
+    # (mm) outside the brain
+    dist = ndimage.distance_transform_edt(brain < 0.5).astype(np.float32)
     # fine anatomical texture: the template minus its smoothed self
     detail = t1 - ndimage.gaussian_filter(t1, 2.0)
-    return {"gm": gm, "wm": wm, "csf": csf, "head": head, "detail": detail}
+    return {"gm": gm, "wm": wm, "csf": csf, "dist": dist, "detail": detail}
 
 
 @dataclass
@@ -103,13 +106,15 @@ def slab(n_slices: int, size: int, rng, gap_mm: float = 5.0, fov_mm: float = 240
     canvas = int(round(fov_mm))
     pad = [(0, 0), ((canvas - rows) // 2, canvas - rows - (canvas - rows) // 2),
            ((canvas - cols) // 2, canvas - cols - (canvas - cols) // 2)]
-    stack = {k: np.pad(v, [(a, max(b, 0)) for a, b in pad])[:, :canvas, :canvas] for k, v in stack.items()}
+    stack = {k: np.pad(v, [(a, max(b, 0)) for a, b in pad], constant_values=PAD.get(k, 0.0))[:, :canvas, :canvas]
+             for k, v in stack.items()}
     coords = _sampling_grid(canvas, size, rng, deform)
     out = {}
     for k, v in stack.items():
         order = 0 if k == "lesions" else 1
         src = v if order == 0 else ndimage.gaussian_filter(v, (0, 0.4 * canvas / size, 0.4 * canvas / size))
-        out[k] = np.stack([ndimage.map_coordinates(s, coords, order=order, mode="constant") for s in src])
+        out[k] = np.stack([ndimage.map_coordinates(s, coords, order=order, mode="constant", cval=PAD.get(k, 0.0))
+                           for s in src])
     lab = out.pop("lesions").astype(np.uint8)
     return Slab(channels={k: v.astype(np.float32) for k, v in out.items()}, lesions=lab,
                 z_mm=[float(v - Z_ORIGIN) for v in z], voxel_mm=fov_mm / size)

@@ -27,10 +27,11 @@ ACQUISITION = {"t1w": "AXT1", "t2w": "AXT2", "flair": "AXFLAIR"}
 # relative signal of grey matter, white matter, CSF, lesion, and a factor on the T1 template's
 # non-brain tissue (skull, scalp, fat)
 TISSUE = {
-    "t1w": {"gm": 0.62, "wm": 0.95, "csf": 0.18, "lesion": 0.55, "head": 1.0, "detail": 1.0},
-    "t2w": {"gm": 0.62, "wm": 0.42, "csf": 1.0, "lesion": 0.85, "head": 0.7, "detail": -0.8},
-    "flair": {"gm": 0.72, "wm": 0.52, "csf": 0.07, "lesion": 1.0, "head": 0.6, "detail": -0.6},
+    "t1w": {"gm": 0.62, "wm": 0.95, "csf": 0.18, "lesion": 0.55, "scalp": 0.9, "skull": 0.04, "detail": 1.0},
+    "t2w": {"gm": 0.62, "wm": 0.42, "csf": 1.0, "lesion": 0.85, "scalp": 0.75, "skull": 0.04, "detail": -0.8},
+    "flair": {"gm": 0.72, "wm": 0.52, "csf": 0.07, "lesion": 1.0, "scalp": 0.7, "skull": 0.04, "detail": -0.6},
 }
+TEXTURES = ("grass", "gravel", "brick", "moon", "camera", "cell", "coffee", "astronaut", "retina")
 
 
 @dataclass
@@ -98,11 +99,14 @@ def simulate(cfg: SimConfig) -> Acquisition:
 
 
 def contrast_image(slab: "anatomy.Slab", contrast: str, rng) -> np.ndarray:
-    """Magnitude image (K, S, S) from tissue fractions, with jitter, texture and bias field."""
+    """Magnitude image (K, S, S) from tissue fractions, with jitter, skull and scalp, texture and
+    bias field."""
     ch = slab.channels
     tissue = {k: v * rng.uniform(0.9, 1.1) for k, v in TISSUE[contrast].items()}
+    brain = ch["gm"] + ch["wm"]
     img = tissue["gm"] * ch["gm"] + tissue["wm"] * ch["wm"] + tissue["csf"] * ch["csf"]
-    img = img + tissue["head"] * ch["head"] + tissue["detail"] * ch["detail"] * (ch["gm"] + ch["wm"])
+    img = img + tissue["detail"] * ch["detail"] * brain
+    img = img + head_bands(ch["dist"], tissue, slab.voxel_mm, rng)
     lesion = slab.lesions > 0
     if lesion.any():
         soft = ndimage.gaussian_filter(lesion.astype(np.float32), (0, 0.6, 0.6))
@@ -110,7 +114,43 @@ def contrast_image(slab: "anatomy.Slab", contrast: str, rng) -> np.ndarray:
     shape = img.shape[1:]
     texture = ndimage.gaussian_filter(rng.standard_normal(shape), 1.0)
     img = img * (1 + 0.03 * texture / max(texture.std(), 1e-9))
+    img = img * (1 + rng.uniform(0.0, 0.08) * natural_texture(shape, rng) * np.clip(brain, 0, 1))
     return np.clip(img * bias_field(shape, rng), 0, None).astype(np.float32)
+
+
+def head_bands(dist: np.ndarray, tissue: dict, voxel_mm: float, rng) -> np.ndarray:
+    """Skull (dark) and scalp (fat, bright) as bands at a distance outside the brain, with a
+    thickness that varies smoothly around the head."""
+    shape = dist.shape[1:]
+    vary = 1 + 0.3 * anatomy.smooth_field(shape, rng, cells=4)
+    inner = rng.uniform(1.5, 3.0)
+    skull = rng.uniform(4.0, 7.0) * vary
+    scalp = rng.uniform(4.0, 8.0) * vary
+    edge = max(voxel_mm / 2, 0.5)
+
+    def band(a, b):
+        return 1 / (1 + np.exp(-(dist - a) / edge)) - 1 / (1 + np.exp(-(dist - b) / edge))
+
+    return tissue["skull"] * band(inner, inner + skull) + tissue["scalp"] * band(inner + skull, inner + skull + scalp)
+
+
+def natural_texture(shape, rng) -> np.ndarray:
+    """Fine texture (zero mean, unit std) from a random crop of one of the natural images that
+    scikit-image ships (GUIDE §7): widens the training distribution beyond the smooth template."""
+    import skimage.data
+    from skimage.color import rgb2gray
+    from skimage.transform import resize
+
+    img = getattr(skimage.data, TEXTURES[rng.integers(len(TEXTURES))])()
+    img = rgb2gray(img) if img.ndim == 3 else img.astype(np.float64) / 255.0
+    h, w = shape
+    scale = rng.uniform(0.5, 1.5)
+    ch, cw = min(img.shape[0], max(int(h * scale), 8)), min(img.shape[1], max(int(w * scale), 8))
+    top, left = rng.integers(0, img.shape[0] - ch + 1), rng.integers(0, img.shape[1] - cw + 1)
+    patch = resize(img[top:top + ch, left:left + cw], shape, anti_aliasing=True)
+    patch = np.rot90(patch, rng.integers(4))
+    patch = patch - ndimage.gaussian_filter(patch, 3.0)
+    return patch / max(patch.std(), 1e-9)
 
 
 def bias_field(shape, rng, strength: float = 0.15) -> np.ndarray:

@@ -121,6 +121,30 @@ def _git_commit() -> str:
         return "unknown"
 
 
+class _Bar:
+    """A rich progress bar on an interactive terminal (log lines are written either way)."""
+
+    def __init__(self, method, step, total):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.p = Progress(TextColumn(f"{method}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                          TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
+        self.task = self.p.add_task("train", total=total, completed=step, loss=float("nan"))
+        self.p.start()
+
+    def update(self, step, total, loss):
+        self.p.update(self.task, completed=step, total=total, loss=loss)
+
+    def close(self):
+        self.p.stop()
+
+
+def _progress_bar(method, step, total):
+    import sys
+
+    return _Bar(method, step, total) if sys.stdout.isatty() else None
+
+
 def _one_thread(_worker_id):
     torch.set_num_threads(1)
 
@@ -226,6 +250,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     logf = open(out / "log.jsonl", "a") if rank == 0 else None
     card = {}
     wall_mark = 0.0
+    bar = _progress_bar(method, step, cfg.steps) if rank == 0 else None
     t_last = time.perf_counter()
     model.train()
     batches = iter(loader)
@@ -257,6 +282,8 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
                 steps = int(t)
             cfg = dataclasses.replace(cfg, steps=steps, time_budget_s=0.0)
             log(f"{rate:.3f} s/step after start-up: training for {cfg.steps} steps")
+        if bar is not None:
+            bar.update(step, cfg.steps, float(loss.detach()))
         if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
             rec = {"step": step, "loss": float(loss.detach()), "lr": lr_at(step - 1, cfg), "wall_s": round(wall, 1)}
             logf.write(json.dumps(rec) + "\n")
@@ -279,6 +306,8 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
             t_last = time.perf_counter()  # validation time is not training time
     if logf:
         logf.close()
+    if bar is not None:
+        bar.close()
     if world > 1:
         torch.distributed.barrier()
     return card
