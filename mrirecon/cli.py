@@ -31,17 +31,11 @@ def _mask_args(p):
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
 
 
-def _table(title, results, console):
-    from rich.table import Table
-
-    t = Table(title=title)
-    for col in ("file", "method", "SSIM", "PSNR", "NMSE", "seconds"):
-        t.add_column(col, justify="left" if col in ("file", "method") else "right")
-    for r in results:
-        s = r.scores
-        t.add_row(Path(r.file).name, r.method, f"{s['ssim']:.4f}" if s else "", f"{s['psnr']:.2f}" if s else "",
-                  f"{s['nmse']:.5f}" if s else "", f"{r.seconds:.2f}")
-    console.print(t)
+def _batch_args(p):
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    p.add_argument("--workers", type=int, default=1, help="local processes (one file per job)")
+    p.add_argument("--scheduler", default=None,
+                   help="dask.distributed scheduler address, or 'local' to start a LocalCluster")
 
 
 def cmd_methods(args) -> int:
@@ -63,50 +57,54 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_recon(args, figures: bool = False) -> int:
-    from .pipeline import MaskSpec, recon_files
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from . import batch, report
+    from .pipeline import MaskSpec
 
     console = _console()
     spec = MaskSpec(args.mask, args.acceleration, args.center_fraction, args.seed)
     methods = args.method or ["zero-filled", "sense", "cs-l1", "cs-tv"]
-    made = []
-
-    def on_result(r, scan, sampling):
-        made.append((r, scan, sampling))
-
-    def on_error(path, msg):
-        console.print(f"[red]failed[/red] {msg}", soft_wrap=True)
-
-    results, failures = recon_files(args.input, args.output_dir, methods, spec, args.device,
-                                    on_result=on_result, on_error=on_error,
-                                    on_notice=lambda m: console.print(m, soft_wrap=True))
-    if not results and not failures:
+    batch.check_request(methods, spec)
+    _, jobs = batch.plan(args.input, methods)
+    if not jobs:
         console.print(f"no *.h5 files found in {args.input}")
         return 0
-    _table(f"{spec.kind} {spec.acceleration:g}x", results, console)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("reconstructing", total=len(jobs) * len(methods))
+
+        def on_file(recs):
+            bar.advance(task, len(recs))
+            for r in recs:
+                if r.status == "failed":
+                    console.print(f"[red]failed[/red] {r.method}: {r.error}", soft_wrap=True)
+
+        def on_step(name, p):
+            bar.update(task, description=f"{name} {p.message}")
+
+        records = batch.run(args.input, args.output_dir, methods, spec, args.device, args.overwrite,
+                            args.workers, args.scheduler, on_file=on_file, progress=on_step)
+    report.results_table(f"{spec.kind} {spec.acceleration:g}x", records, console)
+    report.means_table(records, console)
+    console.print(f"metrics: {Path(args.output_dir) / 'metrics.csv'}")
     if figures:
-        _write_figures(made, Path(args.output_dir), console)
-    if failures:
-        console.print(f"[red]{len(failures)} file(s) failed[/red]")
-        for path, msg in failures:
-            console.print(f"  {msg}", soft_wrap=True)
-        return 1
-    return 0
+        report.figures(records, Path(args.output_dir), console)
+    return report.failures(records, console)
 
 
-def _write_figures(made, out_dir, console):
-    from .figures import comparison
+def cmd_evaluate(args) -> int:
+    from . import batch, report
 
-    by_file = {}
-    for r, scan, sampling in made:
-        by_file.setdefault(r.file, (scan, sampling, {}))[2][r.method] = r
-    for file, (scan, sampling, res) in by_file.items():
-        s = scan.kspace.shape[0] // 2
-        ref = scan.target[s] if scan.target is not None else None
-        title = f"{Path(file).name}  slice {s}  {sampling.kind} {sampling.achieved:.2f}x"
-        path = comparison(out_dir / "figures" / f"{Path(file).stem}.png", ref,
-                          {m: r.image[s] for m, r in res.items()},
-                          {m: r.scores for m, r in res.items()}, title)
-        console.print(f"figure: {path}")
+    console = _console()
+    records = batch.evaluate(args.pred_dir, args.target_dir)
+    if not records:
+        console.print(f"no *.h5 predictions found in {args.pred_dir}")
+        return 0
+    report.results_table("evaluation", records, console)
+    report.means_table(records, console)
+    console.print(f"metrics: {Path(args.pred_dir) / 'metrics.csv'}")
+    return report.failures(records, console)
 
 
 def cmd_train(args) -> int:
@@ -160,7 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output_dir")
     p.add_argument("--method", action="append", help="method name (repeatable; see `mrirecon methods`)")
     _mask_args(p)
+    _batch_args(p)
     p.set_defaults(func=cmd_recon)
+
+    p = sub.add_parser("evaluate", help="metrics of existing predictions against fully sampled references")
+    p.add_argument("pred_dir")
+    p.add_argument("target_dir")
+    p.set_defaults(func=cmd_evaluate)
 
     from .nn.model import MODELS
 
@@ -183,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo_out")
     p.add_argument("--method", action="append")
     _mask_args(p)
+    _batch_args(p)
     p.set_defaults(func=cmd_demo)
     return ap
 

@@ -191,14 +191,17 @@ def atomic_h5(path, write) -> None:
         raise
 
 
-def save_reconstruction(path, reconstruction, attrs: dict | None = None) -> None:
-    """Write ``reconstruction (slices, H, W) float32`` in fastMRI's output layout, atomically."""
+def save_reconstruction(path, reconstruction, attrs: dict | None = None, extra: dict | None = None) -> None:
+    """Write ``reconstruction (slices, H, W) float32`` in fastMRI's output layout, atomically;
+    ``extra`` datasets (e.g. the sampling ``mask``) are stored beside it."""
     recon = np.asarray(reconstruction, np.float32)
     if recon.ndim == 2:
         recon = recon[None]
 
     def write(f):
         f.create_dataset("reconstruction", data=recon)
+        for k, v in (extra or {}).items():
+            f.create_dataset(k, data=v)
         for k, v in (attrs or {}).items():
             f.attrs[k] = v
 

@@ -1,7 +1,5 @@
-"""Reconstruct files: undersampling, running registered methods, scoring, writing outputs.
-
-The engine behind ``mrirecon recon`` and ``mrirecon demo``; the CLI only parses and prints.
-"""
+"""Reconstructing one scan: undersampling, running registered methods, scoring, output attributes,
+input discovery and output-folder checks. ``mrirecon.batch`` runs these over files and folders."""
 from __future__ import annotations
 
 import time
@@ -14,7 +12,7 @@ from . import __version__, masks, metrics
 from . import solvers
 from .api import make_problem
 from .errors import InputError
-from .io import Scan, load, save_reconstruction
+from .io import Scan
 
 
 @dataclass
@@ -112,15 +110,6 @@ def output_attrs(result: Result, sampling: Sampling, spec: MaskSpec | None) -> d
     }
 
 
-def write_results(results: list[Result], sampling: Sampling, spec, out_dir, relative: str) -> None:
-    """``OUT_DIR/<method>/<relative>`` for each result (atomic), with the mask stored alongside."""
-    for r in results:
-        path = Path(out_dir) / r.method / relative
-        attrs = output_attrs(r, sampling, spec)
-        save_reconstruction(path, r.image, attrs)
-        r.output = str(path)
-
-
 def find_inputs(input_path) -> tuple[Path, list[Path]]:
     """The input root and its ``*.h5`` files (one file, or a folder searched recursively)."""
     p = Path(input_path)
@@ -146,35 +135,3 @@ def check_output_dir(out_dir, input_root: Path) -> Path:
     except OSError as e:
         raise InputError(f"cannot write to the output folder ({e.strerror})", str(out_dir)) from None
     return out
-
-
-def recon_files(input_path, out_dir, method_names, spec: MaskSpec, device: str = "auto",
-                on_result=None, on_error=None, on_notice=None, progress=None) -> tuple[list[Result], list]:
-    """Reconstruct every input file with every method; bad files are reported and skipped.
-
-    Returns (results, failures) where failures are ``(path, message)`` pairs.
-    """
-    for name in method_names:
-        solvers.check(name)  # unknown names, missing weights, bad mask parameters: before any work
-    masks.check(spec.kind, spec.acceleration, spec.center_fraction)
-    root, files = find_inputs(input_path)
-    out = check_output_dir(out_dir, root)
-    results, failures = [], []
-    for path in files:
-        try:
-            scan = load(path)
-            sampling = undersample(scan, spec)
-            if sampling.notice and on_notice:
-                on_notice(sampling.notice)
-            res = reconstruct_scan(scan, sampling, method_names, device, progress)
-            write_results(res, sampling, spec, out, str(path.relative_to(root)))
-        except InputError as e:
-            failures.append((str(path), str(e)))
-            if on_error:
-                on_error(str(path), str(e))
-            continue
-        results.extend(res)
-        if on_result:
-            for r in res:
-                on_result(r, scan, sampling)
-    return results, failures
