@@ -29,3 +29,14 @@ def test_orthonormal_and_centred(rng):
     # a constant image puts all of its energy at the centre (H//2, W//2)
     k = fft2c(np.ones((16, 10)))
     assert np.argmax(np.abs(k)) == np.ravel_multi_index((8, 5), (16, 10))
+
+
+def test_torch_even_and_odd_sizes_and_gradients(rng):
+    for shape in [(2, 8, 6), (2, 10, 12), (2, 9, 8), (2, 7, 7), (1, 256, 256)]:
+        x = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+        t = torch.from_numpy(x)
+        np.testing.assert_allclose(fft2c(t).numpy(), _reference(x), atol=1e-4 * np.abs(x).sum() ** 0.5)
+        np.testing.assert_allclose(ifft2c(fft2c(t)).numpy(), x, atol=1e-4)
+    t = torch.from_numpy(x).requires_grad_(True)
+    fft2c(t).abs().sum().backward()
+    assert t.grad is not None and torch.isfinite(t.grad).all()
