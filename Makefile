@@ -1,17 +1,18 @@
 # `make demo`: set up .venv (first run only) and reconstruct the bundled sample data.
-# `make test`: set up .venv and run the whole test suite.
+# `make test`: set up .venv and run the whole test suite (GUI tests need Xvfb or a display).
+# `make gui`: napari with the FLAIR-with-lesions sample and the reconstruction widget.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: demo test sample-data clean
+.PHONY: demo test gui sample-data clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[dev,gui]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -19,6 +20,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+gui: $(VENV)/.installed
+	$(BIN)/mrirecon view sample_data/flair_lesions_256_8coil.h5
 
 sample-data: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH sample_data/make.sh

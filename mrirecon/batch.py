@@ -111,6 +111,9 @@ def process_file(job: FileJob, out_dir: str, spec: MaskSpec, device: str = "auto
             records.append(Record(job.path, name, status="failed", error=str(e), output=str(out)))
     if not pending:
         return records
+    if progress is not None:
+        name, inner = Path(job.path).name, progress
+        progress = lambda method, p: inner(f"{name} {method}", p)  # noqa: E731
     try:
         results = reconstruct_scan(scan, sampling, pending, device, progress)
     except InputError as e:

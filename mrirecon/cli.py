@@ -125,6 +125,23 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_view(args) -> int:
+    try:
+        import napari
+    except ImportError:
+        raise InputError("the GUI needs napari: pip install 'mrirecon[gui]'", "view") from None
+    from napari_mrirecon._widget import ReconstructionWidget
+
+    viewer = napari.Viewer(title="mrirecon")
+    widget = ReconstructionWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="MRI reconstruction", area="right")
+    if args.file:
+        viewer.open(args.file, plugin="mrirecon")
+        widget.load(args.file)
+    napari.run()
+    return 0
+
+
 def cmd_demo(args) -> int:
     args.input = args.data
     args.output_dir = args.out
@@ -181,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", help="where the weights and model card go (default models/)")
     p.add_argument("--real-scan", help="a fully sampled fastMRI-layout file to validate on")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("view", help="open napari with a file and the reconstruction widget")
+    p.add_argument("file", nargs="?")
+    p.set_defaults(func=cmd_view)
 
     p = sub.add_parser("demo", help="reconstruct the bundled sample data with every method, with figures")
     p.add_argument("--data", default=str(SAMPLE_DATA))

@@ -14,11 +14,13 @@ Arrays are numpy ``(..., C, H, W)``; the work is done in torch.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from . import masks as _masks
 from .errors import InputError
-from .fft import fft2c, ifft2c
+from .fft import _is_torch, fft2c, ifft2c
+
+# torch is imported inside the functions that need it: RSS and SENSE combination of numpy arrays
+# (e.g. the napari reader) must not pay for importing it.
 
 ESTIMATORS = ("espirit", "lowres")
 MAX_CALIB = 48  # calibration data beyond this many lines per axis adds time, not accuracy
@@ -27,7 +29,7 @@ POWER_ITERATIONS = 12
 
 def rss(coil_images, axis: int = -3):
     """Root-sum-of-squares over the coil axis (numpy or torch)."""
-    if isinstance(coil_images, torch.Tensor):
+    if _is_torch(coil_images):
         return (coil_images.abs() ** 2).sum(dim=axis).sqrt()
     return np.sqrt(np.sum(np.abs(coil_images) ** 2, axis=axis))
 
@@ -39,7 +41,7 @@ def rss_from_kspace(kspace) -> np.ndarray:
 
 def sense_combine(coil_images, sens):
     """SENSE combination ``sum_c conj(S_c) x_c / sum_c |S_c|^2`` (numpy or torch)."""
-    if isinstance(coil_images, torch.Tensor):
+    if _is_torch(coil_images):
         return (sens.conj() * coil_images).sum(-3) / (sens.abs() ** 2).sum(-3).clamp_min(1e-12)
     return np.sum(np.conj(sens) * coil_images, axis=-3) / np.maximum(np.sum(np.abs(sens) ** 2, axis=-3), 1e-12)
 
@@ -73,8 +75,8 @@ def rss_floor(image, noise_var, n_coils: int):
     background matches the RSS reference (GUIDE §9); where the signal dominates it changes nothing.
     """
     extra = max(n_coils - 1, 0) * noise_var
-    if isinstance(image, torch.Tensor):
-        if isinstance(extra, torch.Tensor) and extra.ndim == 1:  # one value per batch element
+    if _is_torch(image):
+        if _is_torch(extra) and extra.ndim == 1:  # one value per batch element
             extra = extra.view(-1, *([1] * (image.ndim - 1)))
         return (image.abs() ** 2 + extra).sqrt()
     return np.sqrt(np.abs(image) ** 2 + extra).astype(np.float32)
@@ -101,6 +103,8 @@ def lowres(kspace, mask=None) -> np.ndarray:
 # --- internals -------------------------------------------------------------------------------
 
 def _per_slice(kspace, mask, fn) -> np.ndarray:
+    import torch
+
     kspace = np.asarray(kspace)
     if kspace.ndim < 3 or not np.iscomplexobj(kspace):
         raise InputError(f"k-space must be complex (..., coils, H, W), got {kspace.dtype} {kspace.shape}",
@@ -130,12 +134,16 @@ def _capped_region(mask) -> tuple[slice, slice]:
     return tuple(out)
 
 
-def _hann(n: int) -> torch.Tensor:
+def _hann(n: int):
+    import torch
+
     return torch.hann_window(n + 2, periodic=False, dtype=torch.float64)[1:-1].float()
 
 
-def _lowres_images(k: torch.Tensor, region) -> torch.Tensor:
+def _lowres_images(k, region):
     """Coil images from the Hann-windowed calibration region, zero-padded to full size."""
+    import torch
+
     rows, cols = region
     window = _hann(rows.stop - rows.start)[:, None] * _hann(cols.stop - cols.start)[None, :]
     padded = torch.zeros_like(k)
@@ -143,13 +151,15 @@ def _lowres_images(k: torch.Tensor, region) -> torch.Tensor:
     return ifft2c(padded)
 
 
-def _lowres_slice(k: torch.Tensor, region) -> torch.Tensor:
+def _lowres_slice(k, region):
     low = _lowres_images(k, region)
     norm = rss(low)
     return low / norm.clamp_min(norm.max() * 1e-6)
 
 
-def _espirit_slice(k: torch.Tensor, region, kernel: int, threshold: float) -> torch.Tensor:
+def _espirit_slice(k, region, kernel: int, threshold: float):
+    import torch
+
     c, h, w = k.shape
     rows, cols = region
     calib = k[:, rows, cols]
@@ -185,7 +195,9 @@ def _espirit_slice(k: torch.Tensor, region, kernel: int, threshold: float) -> to
     return maps * torch.sgn(ref).conj()
 
 
-def _upsample(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def _upsample(x, h: int, w: int):
+    import torch
+
     lh, lw = x.shape[-2:]
     if (lh, lw) == (h, w):
         return x

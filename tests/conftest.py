@@ -9,6 +9,18 @@ SHARED_SCAN = ROOT.parent / "shared" / "data" / "real_t2_brain_4coil.h5"
 SAMPLE_DATA = ROOT / "sample_data"
 
 
+def pytest_collection_modifyitems(config, items):
+    """GUI tests need an X server: a DISPLAY, or Xvfb for pytest-xvfb to start."""
+    import shutil
+
+    if os.environ.get("DISPLAY") or shutil.which("Xvfb"):
+        return
+    skip = pytest.mark.skip(reason="no X server (install xvfb: apt-get install xvfb)")
+    for item in items:
+        if "gui" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def real_scan():
     if not SHARED_SCAN.exists():

@@ -172,3 +172,11 @@ def test_shipped_weights_run_on_a_small_slice(name, small_acq):
     zf = mrirecon.solvers.get("zero-filled").run(p)
     target = small_acq.target[:1]
     assert mrirecon.metrics.psnr(target, out) > mrirecon.metrics.psnr(target, zf)
+
+
+def test_registry_lists_every_model_without_importing_torch():
+    from mrirecon.solvers.learned import LEARNED
+
+    assert list(LEARNED) == list(MODELS)
+    code = "import sys, mrirecon; from mrirecon import solvers; n = solvers.names(); assert 'torch' not in sys.modules, n"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -63,6 +63,7 @@ class Reconstructor(nn.Module):
 
         def gen():
             for x in self.net.steps(yn, mask, sens):
+                self.last_estimate = x.detach() * scale.view(-1, 1, 1)  # complex, input scale
                 yield x.abs() if nv is None else rss_floor(x, nv, n_coils)
 
         return scale, gen()

@@ -40,6 +40,9 @@ class Method:
     description: str = ""
     learned: bool = False
     needs_sens: bool = True
+    # after a run, SENSE-type methods leave their complex image estimate (S, H, W) here, on the
+    # input's scale: what a data-consistency residual needs (the output is a magnitude)
+    estimate = None
 
     def iterate(self, problem: Problem) -> Iterator[Progress]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from .. import coils, physics
+from .. import coils
 from ..fft import ifft2c
 from . import register
 from .base import Method, Problem, Progress
 
+# torch (and the physics built on it) is imported when a method runs: listing the registry stays
+# light for the GUI.
+
 
 def torch_problem(problem: Problem):
     """Tensors ``(y, sens, mask)`` of a problem on its device."""
+    import torch
+
     dev = torch.device(problem.device)
     y = torch.from_numpy(problem.kspace).to(dev)
     sens = torch.from_numpy(problem.sens).to(dev)
@@ -19,8 +23,12 @@ def torch_problem(problem: Problem):
     return y, sens, mask
 
 
-def to_output(x: torch.Tensor, problem: Problem) -> np.ndarray:
-    """Complex SENSE image -> float32 magnitude on the RSS scale (noise floor included)."""
+def to_output(method: Method, x, problem: Problem) -> np.ndarray:
+    """Complex SENSE image (torch) -> float32 magnitude on the RSS scale (noise floor included);
+    the complex estimate is kept on the method (``Method.estimate``)."""
+    import torch
+
+    method.estimate = x.detach().to(torch.complex64).cpu().numpy()
     return coils.rss_floor(x, problem.noise_var, problem.n_coils).float().cpu().numpy()
 
 
@@ -49,6 +57,10 @@ class CGSense(Method):
         self.iterations, self.lam, self.tol = iterations, lam, tol
 
     def iterate(self, problem: Problem):
+        import torch
+
+        from .. import physics
+
         y, sens, mask = torch_problem(problem)
         with torch.inference_mode():
             b = physics.adjoint(y, sens, mask)
@@ -68,13 +80,13 @@ class CGSense(Method):
                     break
                 p = r + _bc(rr_new / rr.clamp_min(1e-30)) * p
                 rr = rr_new
-        return to_output(x, problem)
+        return to_output(self, x, problem)
 
 
-def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _dot(a, b):
     """Per-slice real inner product ``Re <a, b>`` over the image axes."""
     return (a.conj() * b).real.sum(dim=(-2, -1))
 
 
-def _bc(v: torch.Tensor) -> torch.Tensor:
+def _bc(v):
     return v[..., None, None]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import physics
 from . import register
 from .base import Method, Problem, Progress
 from .classical import to_output, torch_problem
@@ -20,6 +19,8 @@ from .classical import to_output, torch_problem
 def data_scale(problem: Problem) -> np.ndarray:
     """Per-slice 99th percentile of the zero-filled SENSE image (the unit of ``lam_rel``)."""
     import torch
+
+    from .. import physics
 
     y, sens, mask = torch_problem(problem)
     with torch.inference_mode():
@@ -78,7 +79,7 @@ class _SigpyCS(Method):
                 app._post_update()
                 i += 1
             out[s] = sp.to_device(app._output(), sp.cpu_device) * scale[s]
-        return to_output(torch.from_numpy(out), problem)
+        return to_output(self, torch.from_numpy(out), problem)
 
 
 @register("cs-l1")

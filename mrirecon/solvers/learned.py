@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from .. import weights
-from ..nn.model import MODELS
 from . import register
 from .base import Method, Problem, Progress
+
+# name -> description; the networks (torch) are imported when one is loaded. Kept equal to
+# mrirecon.nn.model.MODELS (tested).
+LEARNED = {
+    "rim": "learned: RIM with ConvGRU cells (8 steps, 64 channels)",
+    "rim-mgu": "learned: RIM with minimal gated units (8 steps, 64 channels)",
+    "irim": "learned: IRIM, RIM with IndRNN cells (8 steps, 64 channels)",
+    "cirim": "learned: CIRIM, 5 cascades of IRIMs x 8 steps, implicit data consistency",
+    "recurrentvarnet": "learned: RecurrentVarNet, 8 recurrent k-space steps",
+}
 
 _CACHE: dict = {}
 
@@ -26,12 +34,15 @@ class Learned(Method):
         return _CACHE[key]
 
     def iterate(self, problem: Problem):
+        import torch
+
         model = self.model(problem.device)
         dev = torch.device(problem.device)
         n = problem.kspace.shape[0]
         steps = model.total_steps
         batches = range(0, n, self.batch_size)
         out = np.empty((n, *problem.kspace.shape[-2:]), np.float32)
+        estimate = np.empty(out.shape, np.complex64)
         mask = torch.from_numpy(problem.mask).to(dev)
         amp = self.precision == "bf16"
         for b, start in enumerate(batches):
@@ -43,14 +54,15 @@ class Learned(Method):
                 for t, image in enumerate(model.iterate(y, mask, sens, nv)):
                     yield Progress(b * steps + t, len(batches) * steps, f"slices {sl.start + 1}-{sl.stop}/{n}")
             out[sl] = image.float().cpu().numpy()
+            estimate[sl] = model.last_estimate.to(torch.complex64).cpu().numpy()
+        self.estimate = estimate
         return out
 
 
-def _make(name: str):
-    cls = type(f"Learned_{name.replace('-', '_')}", (Learned,), {
-        "net_name": name, "description": f"learned: {name} ({MODELS[name][1]})"})
+def _make(name: str, description: str):
+    cls = type(f"Learned_{name.replace('-', '_')}", (Learned,), {"net_name": name, "description": description})
     register(name)(cls)
 
 
-for _name in MODELS:
-    _make(_name)
+for _name, _text in LEARNED.items():
+    _make(_name, _text)
