@@ -158,3 +158,16 @@ def test_cancel_stops_a_rim_between_steps(make_napari_viewer, tiny_models):
     w.wait()
     assert seen and len(seen) < 8  # 2 cascades x 4 steps: stopped well before the end
     assert not returned  # no outcome: the computation stopped
+
+
+def test_plugin_imports_are_light():
+    """Reader, samples and widget modules import without torch or sigpy (heavy imports wait for a
+    computation)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import napari_mrirecon._reader, napari_mrirecon._sample, napari_mrirecon._widget, "
+            "napari_mrirecon._engine, napari_mrirecon._roi, napari_mrirecon._layers; "
+            "from napari_mrirecon._reader import read; read(sys.argv[1]); "
+            "heavy = [m for m in ('torch', 'sigpy') if m in sys.modules]; assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code, str(FLAIR)], check=True)
