@@ -23,7 +23,7 @@ from .errors import InputError
 from .pipeline import (MaskSpec, Result, check_output_dir, find_inputs, output_attrs, reconstruct_scan, score,
                        undersample)
 
-CSV_FIELDS = ("file", "method", "slices", "ssim", "psnr", "nmse", "seconds", "status", "error", "output")
+CSV_FIELDS = ("file", "method", "slices", "ssim", "psnr", "nmse", "seconds", "status", "error", "note", "output")
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Record:
     seconds: float | None = None
     status: str = "done"  # done | skipped (already complete) | failed
     error: str = ""
+    note: str = ""  # e.g. "prospectively undersampled; the requested mask is ignored"
     output: str = ""
 
 
@@ -109,6 +110,8 @@ def process_file(job: FileJob, out_dir: str, spec: MaskSpec, device: str = "auto
                                   output=str(out), **score(scan, image)))
         except InputError as e:
             records.append(Record(job.path, name, status="failed", error=str(e), output=str(out)))
+    for r in records:
+        r.note = sampling.notice
     if not pending:
         return records
     if progress is not None:
@@ -123,7 +126,7 @@ def process_file(job: FileJob, out_dir: str, spec: MaskSpec, device: str = "auto
         attrs = {**output_attrs(r, sampling, spec), "weights_sha256": weights_hash(r.method)}
         save_reconstruction(out, r.image, attrs, extra={"mask": sampling.mask.astype(np.uint8)})
         records.append(Record(job.path, r.method, r.image.shape[0], seconds=r.seconds, output=str(out),
-                              **r.scores))
+                              note=sampling.notice, **r.scores))
     return records
 
 

@@ -76,6 +76,8 @@ def cmd_recon(args, figures: bool = False) -> int:
 
         def on_file(recs):
             bar.advance(task, len(recs))
+            for note in dict.fromkeys(r.note for r in recs if r.note):
+                console.print(note, soft_wrap=True)
             for r in recs:
                 if r.status == "failed":
                     console.print(f"[red]failed[/red] {r.method}: {r.error}", soft_wrap=True)

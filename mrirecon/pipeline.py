@@ -49,6 +49,7 @@ def undersample(scan: Scan, spec: MaskSpec) -> Sampling:
         notice = ""
         if spec is not None:
             notice = f"{scan.path}: prospectively undersampled; the requested {spec.kind} mask is ignored"
+        # (the notice is a note on every record of the file and printed once by the CLI)
         return Sampling(scan.kspace * scan.mask, scan.mask, "prospective", None,
                         masks.acceleration(scan.mask), notice)
     mask = masks.create(spec.kind, scan.shape, spec.acceleration, spec.center_fraction, spec.seed)

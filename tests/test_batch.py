@@ -178,3 +178,20 @@ def test_recon_folder_api(folder, tmp_path):
     rows = table.to_dict("records") if hasattr(table, "to_dict") else table
     assert len(rows) == 3 and {r["method"] for r in rows} == {"zero-filled"}
     assert all(r["psnr"] > 10 for r in rows)
+
+
+def test_prospective_input_keeps_its_sampling_with_a_notice(folder, tmp_path, capsys):
+    from mrirecon import masks
+
+    src = folder / "a.h5"
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    m = masks.create("poisson2d", (64, 64), 3, seed=9)
+    with h5py.File(src) as f, h5py.File(inputs / "p.h5", "w") as g:
+        g["kspace"] = f["kspace"][()] * m  # zeros outside the pattern, no mask dataset
+        g["reconstruction_rss"] = f["reconstruction_rss"][()]
+    out = tmp_path / "out"
+    assert main(["recon", str(inputs), str(out), "--method", "zero-filled", "--mask", "equispaced"]) == 0
+    assert "prospectively undersampled; the requested equispaced mask is ignored" in capsys.readouterr().out
+    with h5py.File(out / "zero-filled" / "p.h5") as f:
+        assert f.attrs["mask"] == "prospective" and np.array_equal(f["mask"][()].astype(bool), m)
