@@ -203,8 +203,9 @@ def _infer(model, k, mask, sens, noise_var, device) -> np.ndarray:
 
 def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: str = "auto",
           models_dir=None, real_scan=None, log=print, stop_at: int | None = None) -> dict:
-    """Train ``method``; checkpoints and ``log.jsonl`` in ``out_dir``, weights exported to
-    ``models_dir`` (default ``models/``). Returns the final model card.
+    """Train ``method``; checkpoints and ``log.jsonl`` in ``out_dir``; the weights with the best
+    mean validation SSIM so far are exported to ``models_dir`` (default ``models/``). Returns the
+    card of the exported model.
 
     ``stop_at`` ends this run early at that step (with a checkpoint), as a kill would; ``resume``
     continues from the checkpoint, bit for bit. A resumed time-budgeted run keeps the step count
@@ -230,12 +231,13 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     ckpt_path = out / "checkpoint.pt"
-    step, wall = 0, 0.0
+    step, wall, best = 0, 0.0, -float("inf")
     if resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=dev, weights_only=True)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step, wall = int(ckpt["step"]), float(ckpt["wall"])
+        best = float(ckpt.get("best", best))
         if cfg.time_budget_s > 0:
             cfg = dataclasses.replace(cfg, steps=int(ckpt["steps"]), time_budget_s=0.0)
         log(f"resumed {method} at step {step} from {ckpt_path}")
@@ -291,25 +293,31 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
             log(f"{method} step {step}/{cfg.steps} loss {rec['loss']:.4f} lr {rec['lr']:.2e} "
                 f"{wall / step:.2f} s/step")
         last = step == cfg.steps
-        if rank == 0 and (step % cfg.checkpoint_every == 0 or last or step == stop_at):
-            torch.save({"step": step, "steps": cfg.steps, "wall": wall, "model": model.state_dict(),
-                        "optimizer": opt.state_dict()}, ckpt_path.with_suffix(".tmp"))
-            os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
         if rank == 0 and (step % cfg.validate_every == 0 or last):
             val = validate(model, dev, cfg.val_samples, real_scan, cfg.val_size)
             logf.write(json.dumps({"step": step, "validation": val}) + "\n")
             logf.flush()
             for name, v in val.items():
                 log(f"  val {name}: SSIM {v['ssim']:.4f} PSNR {v['psnr']:.2f}")
-            card = model_card(method, cfg, step, wall, dev, val)
-            weights.save(model, card, models_dir)
+            score = float(np.mean([v["ssim"] for v in val.values()]))
+            if score > best:  # export the best validated model (mean SSIM over the validation sets)
+                best = score
+                card = model_card(method, cfg, step, wall, dev, val)
+                weights.save(model, card, models_dir)
+                log(f"  exported weights of step {step} (mean validation SSIM {score:.4f})")
             t_last = time.perf_counter()  # validation time is not training time
+        if rank == 0 and (step % cfg.checkpoint_every == 0 or last or step == stop_at):
+            torch.save({"step": step, "steps": cfg.steps, "wall": wall, "best": best, "model": model.state_dict(),
+                        "optimizer": opt.state_dict()}, ckpt_path.with_suffix(".tmp"))
+            os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
     if logf:
         logf.close()
     if bar is not None:
         bar.close()
     if world > 1:
         torch.distributed.barrier()
+    if not card and weights.paths(method, models_dir)[1].exists():  # an earlier validation was the best
+        card = json.loads(weights.paths(method, models_dir)[1].read_text())
     return card
 
 
