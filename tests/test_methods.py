@@ -56,10 +56,13 @@ def test_sense_fully_sampled_matches_rss(small_acq):
 
 
 @pytest.mark.parametrize("name", ["cs-l1", "cs-tv"])
-def test_cs_beats_zero_filled(problem, small_acq, name):
+def test_cs_beats_zero_filled(small_acq, name):
+    """CS in its own setting: incoherent (2D variable-density) undersampling."""
+    m = masks.create("gaussian2d", small_acq.kspace.shape[-2:], 4, seed=0)
+    problem = make_problem(small_acq.kspace * m, m, device="cpu")
     zf = metrics.psnr(small_acq.target, solvers.get("zero-filled").run(problem))
     cs = metrics.psnr(small_acq.target, solvers.get(name).run(problem))
-    assert cs > zf + 1.5, (cs, zf)
+    assert cs > zf + 2, (cs, zf)
 
 
 def test_cs_is_independent_of_intensity_units(problem):
