@@ -86,7 +86,9 @@ def test_widget_runs_methods_in_a_thread(make_napari_viewer, tiny_models, tmp_pa
     out = w.outcome
     assert out is not None, w.status.text()
     assert set(out.results) == {"zero-filled", "cs-l1", "irim"}
-    assert viewer.grid.enabled
+    from napari_mrirecon._layers import grid
+
+    assert grid(viewer).enabled
     names = [layer.name for layer in viewer.layers]
     for m in ("zero-filled", "cs-l1", "irim"):
         assert f"{m} ({out.label})" in names and f"|{m} - reference|" in names
@@ -120,10 +122,10 @@ def test_widget_runs_methods_in_a_thread(make_napari_viewer, tiny_models, tmp_pa
     viewer.reset_view()
     shot = viewer.screenshot(canvas_only=True, flash=False)
     layers = list(viewer.layers)
-    rows_, cols_ = viewer.grid.actual_shape(layers)
+    rows_, cols_ = grid(viewer).actual_shape(layers)
     h, w_ = shot.shape[0] // rows_, shot.shape[1] // cols_
     for i, layer in enumerate(layers):
-        r, c = viewer.grid.position(i, layers)
+        r, c = grid(viewer).position(i, layers)
         cell = shot[r * h:(r + 1) * h, c * w_:(c + 1) * w_, :3].astype(float)
         assert cell.std() > 2, f"grid cell of {layer.name} looks empty"
 

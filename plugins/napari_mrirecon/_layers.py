@@ -7,6 +7,12 @@ import numpy as np
 ROI_LAYERS = {"lesion ROI": "red", "reference ROI": "cyan"}
 
 
+def grid(viewer):
+    """The viewer's grid settings (``viewer.canvas.grid`` since napari 0.9, ``viewer.grid`` before)."""
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+
+
 def put_image(viewer, name: str, data: np.ndarray, **kwargs):
     """Add an image layer, or replace the data of the existing layer of that name (in place)."""
     if name in viewer.layers:
@@ -46,7 +52,7 @@ def show_results(viewer, outcome, errors: bool, residuals: bool) -> dict[str, li
                 groups["residuals"].append(put_image(viewer, f"residual {name}", res.residual, colormap="magma",
                                                      contrast_limits=(0.0, rmax), metadata={"method": name}))
     _link(groups)
-    viewer.grid.enabled = True
+    grid(viewer).enabled = True
     viewer.reset_view()
     return groups
 
