@@ -9,7 +9,9 @@ import pytest
 import torch
 
 import mrirecon
-from mrirecon import coils, masks, weights
+from mrirecon import coils, masks, solvers, weights
+from mrirecon.api import make_problem
+from mrirecon.fft import fft2c
 from mrirecon.errors import WeightsError
 from mrirecon.nn.model import MODELS, Reconstructor, config_from_dict, default_config
 from mrirecon.training import TrainConfig, loss_fn, train
@@ -63,7 +65,7 @@ def test_zero_update_with_full_data_reproduces_the_image(name, small_acq):
                 mod.conv_out.bias.zero_()
     sens = small_acq.sens / np.sqrt((np.abs(small_acq.sens) ** 2).sum(1, keepdims=True))
     x = np.abs(small_acq.image)
-    y = torch.from_numpy(mrirecon.fft.fft2c(sens * small_acq.image[:, None]).astype(np.complex64))
+    y = torch.from_numpy(fft2c(sens * small_acq.image[:, None]).astype(np.complex64))
     full = torch.ones(96, 96, dtype=torch.bool)
     with torch.no_grad():
         for out in model.iterate(y, full, torch.from_numpy(sens.astype(np.complex64))):
@@ -98,8 +100,8 @@ def test_registry_runs_learned_method_from_weights(tmp_path, small_acq):
     torch.manual_seed(0)
     weights.save(tiny("rim-mgu"), {}, tmp_path)
     m = masks.create("equispaced", (96, 96), 4, seed=0)
-    p = mrirecon.api.make_problem(small_acq.kspace * m, m, device="cpu")
-    out = mrirecon.solvers.get("rim-mgu", models_dir=tmp_path).run(p)
+    p = make_problem(small_acq.kspace * m, m, device="cpu")
+    out = solvers.get("rim-mgu", models_dir=tmp_path).run(p)
     assert out.shape == (2, 96, 96) and out.dtype == np.float32
 
 
@@ -167,9 +169,9 @@ def test_shipped_weights_run_on_a_small_slice(name, small_acq):
     _, card = weights.load(name)
     assert card["name"] == name and card["training_steps"] > 0 and "validation" in card
     m = masks.create("gaussian2d", (96, 96), 4, seed=3)
-    p = mrirecon.api.make_problem(small_acq.kspace[:1] * m, m, device="cpu")
-    out = mrirecon.solvers.get(name).run(p)
-    zf = mrirecon.solvers.get("zero-filled").run(p)
+    p = make_problem(small_acq.kspace[:1] * m, m, device="cpu")
+    out = solvers.get(name).run(p)
+    zf = solvers.get("zero-filled").run(p)
     target = small_acq.target[:1]
     assert mrirecon.metrics.psnr(target, out) > mrirecon.metrics.psnr(target, zf)
 
