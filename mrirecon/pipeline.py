@@ -40,7 +40,6 @@ class Result:
     image: np.ndarray  # (S, H, W) float32
     seconds: float
     scores: dict = field(default_factory=dict)  # ssim / psnr / nmse when a reference exists
-    output: str | None = None
 
 
 def undersample(scan: Scan, spec: MaskSpec) -> Sampling:

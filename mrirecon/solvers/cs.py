@@ -17,15 +17,15 @@ from .classical import to_output, torch_problem
 
 
 def data_scale(problem: Problem) -> np.ndarray:
-    """Per-slice 99th percentile of the zero-filled SENSE image (the unit of ``lam_rel``)."""
+    """Per-slice 99th percentile of the zero-filled SENSE image (the unit of ``lam_rel``); the
+    same normaliser the learned methods use (``mrirecon.nn.common.data_scale``)."""
     import torch
 
-    from .. import physics
+    from ..nn.common import data_scale as scale_of
 
     y, sens, mask = torch_problem(problem)
     with torch.inference_mode():
-        x0 = physics.adjoint(y, sens, mask).abs().flatten(-2).cpu().numpy()
-    return np.maximum(np.percentile(x0, 99, axis=-1), 1e-30)
+        return scale_of(y, sens, mask).cpu().numpy().astype(np.float64)
 
 
 def _sigpy_device(device: str):
