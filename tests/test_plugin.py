@@ -114,6 +114,16 @@ def test_widget_runs_methods_in_a_thread(make_napari_viewer, tiny_models, tmp_pa
     big_l, big_r = img[lesion].mean(), img[ref_mask].mean()
     assert roi["reference"]["contrast"] == pytest.approx((big_l - big_r) / big_r, rel=0.01)
     assert roi["reference"]["preservation"] == pytest.approx(1.0)
+    # editing a ROI updates the table
+    box = viewer.layers["reference ROI"].data[0] + np.array([2.0, -2.0])
+    viewer.layers["reference ROI"].data = [box]
+    QApplication.processEvents()
+    moved = {r["image"]: r for r in w.roi_table()}
+    ref_mask2 = np.asarray(viewer.layers["reference ROI"].to_masks(mask_shape=out.reference.shape)).any(0)
+    assert not np.array_equal(ref_mask2, ref_mask)
+    r2 = img[ref_mask2].mean()
+    assert moved["reference"]["reference_mean"] == pytest.approx(r2, rel=1e-6)
+    assert moved["reference"]["contrast"] == pytest.approx((big_l - r2) / r2, rel=0.01)
 
     # the screenshot has real content in every grid cell; keep one for the README
     viewer.window._qt_window.resize(1600, 1000)
