@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ class ReconstructionWidget(QWidget):
         self.worker = None
         self._pbar = None
         self._running = False
+        self._alive = True
+        self._roi_callback = None
+        self.destroyed.connect(self._mark_dead)
         self._roi_rows: list[dict] = []
         self._metric_rows: list[dict] = []
 
@@ -244,6 +248,9 @@ class ReconstructionWidget(QWidget):
 
     # --- ROIs -------------------------------------------------------------------------------
 
+    def _mark_dead(self, *_):
+        self._alive = False
+
     def _setup_rois(self):
         out = self.outcome
         if out.reference is None:
@@ -254,12 +261,19 @@ class ReconstructionWidget(QWidget):
         polys = _roi.lesion_polygons(labels) if labels is not None else []
         box = _roi.reference_box(out.reference, labels) if labels is not None else None
         layers = _layers.roi_layers(self.viewer, polys, box)
+        if self._roi_callback is None:
+            # layers outlive the widget: they hold a weak reference to it, never the widget itself
+            ref = weakref.ref(self)
+
+            def on_edit(event=None):
+                widget = ref()
+                if widget is not None and widget._alive:
+                    widget._update_rois()
+
+            self._roi_callback = on_edit
         for layer in layers.values():
-            try:
-                layer.events.data.disconnect(self._update_rois)
-            except (TypeError, ValueError, RuntimeError):
-                pass
-            layer.events.data.connect(self._update_rois)
+            layer.events.data.disconnect(self._roi_callback)
+            layer.events.data.connect(self._roi_callback)
         self._update_rois()
 
     def _update_rois(self, event=None):
