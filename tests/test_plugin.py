@@ -141,35 +141,32 @@ def test_widget_runs_methods_in_a_thread(make_napari_viewer, tiny_models, tmp_pa
 
 
 def test_cancel_stops_a_rim_between_steps(make_napari_viewer, tiny_models):
-    from qtpy.QtCore import Qt
+    from qtpy.QtCore import QThreadPool
+    from qtpy.QtWidgets import QApplication
 
     from napari_mrirecon._engine import Update
     from napari_mrirecon._widget import ReconstructionWidget
 
+    torch.manual_seed(0)
+    weights.save(Reconstructor("cirim"), {"training_steps": 0}, tiny_models)  # full size: 5 x 8 steps
     viewer = make_napari_viewer()
     w = ReconstructionWidget(viewer)
     w.load(FLAIR)
     seen = []
 
-    def on_item(item):  # runs in the worker thread: cancel right after the first CIRIM step
+    def on_item(item):  # main thread, as the Cancel button: cancel after the first CIRIM step
         if isinstance(item, Update) and item.method == "cirim":
             seen.append(item.step)
-            worker.quit()
+            w.cancel()
 
-    from napari.qt.threading import create_worker
-
-    from napari_mrirecon import _engine
-
-    worker = create_worker(_engine.reconstruct, w.scan, w.request(["cirim"], device="cpu"), _start_thread=False)
-    worker.yielded.connect(on_item, Qt.DirectConnection)
-    returned = []
-    worker.returned.connect(returned.append)
-    worker.finished.connect(w._on_finished)
-    w.worker, w._running = worker, True
-    worker.start()
+    worker = w.run(["cirim"], device="cpu")
+    worker.yielded.connect(on_item)
     w.wait()
-    assert seen and len(seen) < 8  # 2 cascades x 4 steps: stopped well before the end
-    assert not returned  # no outcome: the computation stopped
+    QThreadPool.globalInstance().waitForDone()
+    QApplication.processEvents()
+    assert seen and len(seen) < 40  # stopped between steps, long before the 40th
+    assert w.outcome is None and "cirim" not in " ".join(layer.name for layer in viewer.layers)
+    assert w.status.text() == "cancelled"
 
 
 def test_plugin_imports_are_light():

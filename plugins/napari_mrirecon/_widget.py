@@ -218,9 +218,10 @@ class ReconstructionWidget(QWidget):
     def _on_item(self, item):
         if isinstance(item, _engine.Update):
             self.status.setText(f"{item.method}: step {item.step + 1}/{item.total} {item.message}")
-            if self._pbar is not None:
-                self._pbar.set_description(f"{item.method} {item.step + 1}/{item.total}")
-                self._pbar.update(1)
+            pbar = self._pbar  # None once the worker has finished (queued items may still arrive)
+            if pbar is not None:
+                pbar.set_description(f"{item.method} {item.step + 1}/{item.total}")
+                pbar.update(1)
         else:
             self.status.setText(f"{item.method} done in {item.seconds:.2f} s")
 
