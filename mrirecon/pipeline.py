@@ -13,6 +13,7 @@ from . import solvers
 from .api import make_problem
 from .errors import InputError
 from .io import Scan
+from .solvers.base import drain
 
 
 @dataclass
@@ -85,15 +86,8 @@ def reconstruct_scan(scan: Scan, sampling: Sampling, method_names, device: str =
             problem = make_problem(sampling.kspace, sampling.mask, device=device, need_sens=False,
                                    source=scan.path)
         t1 = time.perf_counter()
-        gen = method.iterate(problem)
-        while True:
-            try:
-                p = next(gen)
-                if progress is not None:
-                    progress(name, p)
-            except StopIteration as stop:
-                image = stop.value
-                break
+        report = None if progress is None else (lambda p, name=name: progress(name, p))
+        image = drain(method.iterate(problem), report)
         seconds = time.perf_counter() - t1 + (sens_seconds if method.needs_sens else 0.0)
         out.append(Result(scan.path, name, image, seconds, score(scan, image)))
     return out

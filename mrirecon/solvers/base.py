@@ -33,6 +33,17 @@ class Progress:
     message: str = ""
 
 
+def drain(gen, on_item=None):
+    """Run a generator to its end, passing every yielded item to ``on_item``; its return value."""
+    while True:
+        try:
+            item = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_item is not None:
+            on_item(item)
+
+
 class Method:
     """Base class: subclasses set ``name``/``description`` and implement ``iterate``."""
 
@@ -49,12 +60,7 @@ class Method:
         yield
 
     def run(self, problem: Problem) -> np.ndarray:
-        gen = self.iterate(problem)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value
+        return drain(self.iterate(problem))
 
     def __repr__(self) -> str:
         return f"<method {self.name}>"

@@ -125,11 +125,6 @@ def reconstruct(scan, request: Request):
 
 def run_sync(scan, request: Request, on_item=None) -> Outcome:
     """The synchronous runner: drain the generator (``on_item`` sees every yielded item)."""
-    gen = reconstruct(scan, request)
-    while True:
-        try:
-            item = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if on_item is not None:
-            on_item(item)
+    from mrirecon.solvers.base import drain
+
+    return drain(reconstruct(scan, request), on_item)

@@ -32,16 +32,16 @@ def show_results(viewer, outcome, errors: bool, residuals: bool) -> dict[str, li
     ref = outcome.reference
     vmax = float(np.percentile(ref if ref is not None else next(iter(outcome.results.values())).image, 99.5))
     if ref is not None:
-        groups["images"].append(put_image(viewer, "reference", _crop_like(ref, ref), colormap="gray",
+        groups["images"].append(put_image(viewer, "reference", crop_like(ref, ref), colormap="gray",
                                           contrast_limits=(0.0, vmax)))
     for name, res in outcome.results.items():
-        img = _crop_like(res.image, ref)
+        img = crop_like(res.image, ref)
         groups["images"].append(put_image(viewer, f"{name} ({outcome.label})", img, colormap="gray",
                                           contrast_limits=(0.0, vmax), metadata={"method": name}))
     if errors and ref is not None:
         emax = 0.25 * vmax
         for name, res in outcome.results.items():
-            err = np.abs(_crop_like(res.image, ref) - ref)
+            err = np.abs(crop_like(res.image, ref) - ref)
             groups["errors"].append(put_image(viewer, f"|{name} - reference|", err, colormap="inferno",
                                               contrast_limits=(0.0, emax), metadata={"method": name}))
     if residuals:
@@ -57,7 +57,7 @@ def show_results(viewer, outcome, errors: bool, residuals: bool) -> dict[str, li
     return groups
 
 
-def _crop_like(img, ref):
+def crop_like(img, ref):
     if ref is None or img.shape == ref.shape:
         return img
     from mrirecon.metrics import center_crop

@@ -287,7 +287,7 @@ class ReconstructionWidget(QWidget):
         if not lesion.any() or not ref.any():
             self._roi_rows = []
         else:
-            images = {"reference": out.reference, **{m: _layers._crop_like(r.image, out.reference)
+            images = {"reference": out.reference, **{m: _layers.crop_like(r.image, out.reference)
                                                      for m, r in out.results.items()}}
             self._roi_rows = _roi.contrast_table(images, lesion, ref)
         self._fill(self.rois, ROI_COLUMNS, self._roi_rows)
