@@ -13,32 +13,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 from _common import bart_available, bart_pics, guide_masks, real_scan, threads
-
-
-def _reset_peak():
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from mrirecon.external import peak_memory_mb, reset_peak_memory
 
 
 def cases():
@@ -79,12 +58,11 @@ def main():
             opts = {"precision": a.precision} if solvers.get(name).learned else {}
             method = solvers.get(name, **opts)
             method.run(problem) if method.learned else None  # load weights / warm up outside the timing
-            _reset_peak()
-            base = _rss_mb()
+            base = reset_peak_memory()
             t0 = time.perf_counter()
             out = method.run(problem)
             dt = time.perf_counter() - t0 + (t_maps if method.needs_sens else 0.0)
-            peak = _peak_mb() - base
+            peak = peak_memory_mb() - base
             e = metrics.evaluate(gt, out)
             print(f"{label:32s} {name:24s} {e['ssim']:7.4f} {e['psnr']:6.2f} {e['nmse']:8.5f} "
                   f"{dt / k.shape[0]:8.3f} {peak:8.0f}")

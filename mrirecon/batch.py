@@ -20,6 +20,7 @@ import numpy as np
 
 from . import masks, solvers
 from .errors import InputError
+from .io import atomic_text
 from .pipeline import (MaskSpec, Result, check_output_dir, find_inputs, output_attrs, reconstruct_scan, score,
                        undersample)
 
@@ -228,9 +229,7 @@ def write_csv(path: Path, records: list[Record]) -> None:
     for r in records:
         row = asdict(r)
         w.writerow({k: ("" if row[k] is None else row[k]) for k in CSV_FIELDS})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_text(path, buf.getvalue())
 
 
 def means(records: list[Record]) -> list[dict]:

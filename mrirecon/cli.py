@@ -150,6 +150,17 @@ def cmd_demo(args) -> int:
     return cmd_recon(args, figures=True)
 
 
+def cmd_study(args) -> int:
+    from .study import run_study
+
+    if args.real_scan and not Path(args.real_scan).is_file():
+        raise InputError("no such file (the real scan for the study)", args.real_scan)
+    path = run_study(args.output_dir, quick=args.quick, real_scan=args.real_scan, device=args.device,
+                     methods=args.method)
+    print(f"results: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mrirecon", description="Accelerated MRI reconstruction")
     ap.add_argument("--version", action="version", version=f"mrirecon {__version__}")
@@ -212,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     _mask_args(p)
     _batch_args(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("study", help="reproduce the seed study (simulated data, fixed seeds): results.md + figures")
+    p.add_argument("output_dir")
+    p.add_argument("--quick", action="store_true", help="small version (about a minute)")
+    p.add_argument("--real-scan", help="also score a fully sampled fastMRI-layout file (e.g. the shared real T2)")
+    p.add_argument("--method", action="append", help="restrict to these methods (repeatable)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.set_defaults(func=cmd_study)
     return ap
 
 

@@ -170,6 +170,16 @@ def _crop_from_header(header) -> tuple[int, int] | None:
         return None
 
 
+def atomic_text(path, text: str) -> Path:
+    """Write a text file atomically (temporary file in the same folder + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
 def atomic_h5(path, write) -> None:
     """Create ``path`` by calling ``write(h5py.File)`` on a temporary file and renaming it: a crash
     never leaves a file that looks complete."""

@@ -46,6 +46,7 @@ class TrainConfig:
     val_samples: int = 2  # per contrast and mask
     val_size: int = 256  # matrix of the validation slices
     time_budget_s: float = 0.0  # > 0: at the end of warm-up, set `steps` to fill this wall time
+    init_from: str = ""  # warm start (fresh runs only): a trained method in models_dir, see warm_start
 
 
 def load_config(path=None, **overrides) -> TrainConfig:
@@ -199,6 +200,26 @@ def _infer(model, k, mask, sens, noise_var, device) -> np.ndarray:
         return model(y, m, s, nv).float().cpu().numpy()
 
 
+def warm_start(model: Reconstructor, source: str, models_dir=None) -> list[str]:
+    """Copy every tensor of the trained method ``source`` whose name and shape match into ``model``;
+    cascade/step blocks of ``model`` (``blocks.N``) take ``blocks.0`` of the source when it has no
+    ``blocks.N``: a CIRIM starts with each cascade equal to a trained IRIM, a RIM-MGU with an
+    IRIM's convolutions. Returns the names of the copied tensors."""
+    import re
+
+    src = weights.load(source, models_dir, "cpu")[0].state_dict()
+    state = model.state_dict()
+    copied = []
+    for name, tensor in state.items():
+        for cand in (name, re.sub(r"blocks\.\d+\.", "blocks.0.", name)):
+            if cand in src and src[cand].shape == tensor.shape:
+                with torch.no_grad():
+                    tensor.copy_(src[cand].to(tensor.device))
+                copied.append(name)
+                break
+    return copied
+
+
 # --- the loop --------------------------------------------------------------------------------
 
 def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: str = "auto",
@@ -241,6 +262,10 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
         if cfg.time_budget_s > 0:
             cfg = dataclasses.replace(cfg, steps=int(ckpt["steps"]), time_budget_s=0.0)
         log(f"resumed {method} at step {step} from {ckpt_path}")
+    elif cfg.init_from:
+        copied = warm_start(model, cfg.init_from, models_dir)
+        n_all = len(model.state_dict())
+        log(f"warm start from {cfg.init_from}: {len(copied)} of {n_all} tensors copied")
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)

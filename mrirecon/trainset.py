@@ -53,10 +53,9 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     reuse = max(cfg.reuse, 1)
     group_rng = np.random.default_rng([cfg.seed, index // max(cfg.coil_group, reuse, 1), 1])
     c = n_coils or int(group_rng.integers(cfg.coils[0], cfg.coils[1] + 1))
-    subject_rng = np.random.default_rng([cfg.seed, index // reuse, 2])
-    sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1,
-                    lesions=int(subject_rng.integers(cfg.lesions[0], cfg.lesions[1] + 1)),
-                    seed=int(subject_rng.integers(2 ** 31)), snr=float(subject_rng.uniform(*cfg.snr)))
+    lesions, seed, snr = subject(cfg, index // reuse)
+    sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1, lesions=lesions,
+                    seed=seed, snr=snr)
     acq = _simulate_cached(sim)
     images = ifft2c(acq.kspace[0])  # noisy coil images (C, S, S)
     crop = cfg.crop if crop is None else crop
@@ -72,6 +71,13 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     return Sample(kspace=k, mask=mask, sens=sens, target=coils.rss(images).astype(np.float32),
                   noise_var=coils.noise_variance(k, mask),
                   info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr})
+
+
+def subject(cfg: DataConfig, k: int) -> tuple[int, int, float]:
+    """Simulated subject ``k`` of the stream: (number of lesions, simulator seed, SNR)."""
+    rng = np.random.default_rng([cfg.seed, k, 2])
+    lesions = int(rng.integers(cfg.lesions[0], cfg.lesions[1] + 1))
+    return lesions, int(rng.integers(2 ** 31)), float(rng.uniform(*cfg.snr))
 
 
 _LAST: dict = {}

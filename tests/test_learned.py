@@ -143,6 +143,29 @@ def test_resume_continues_bit_for_bit(tmp_path):
         assert torch.equal(a["model"][k], b["model"][k]), k
 
 
+def test_warm_start_copies_matching_tensors(tmp_path):
+    from mrirecon.training import warm_start
+
+    torch.manual_seed(0)
+    src = tiny("irim")
+    weights.save(src, {}, tmp_path)
+    cirim = tiny("cirim")
+    copied = warm_start(cirim, "irim", tmp_path)
+    state = cirim.state_dict()
+    for c in range(cirim.config.cascades):  # every cascade starts as the trained IRIM block
+        for k, v in src.state_dict().items():
+            assert torch.equal(state[k.replace("blocks.0.", f"blocks.{c}.")], v), k
+    assert len(copied) == len(state)
+    mgu = tiny("rim-mgu")
+    before = {k: v.clone() for k, v in mgu.state_dict().items()}
+    copied = warm_start(mgu, "irim", tmp_path)  # convolutions match, cells do not
+    assert "net.blocks.0.conv_mid.weight" in copied and "net.blocks.0.cell1.w.weight" not in copied
+    assert torch.equal(mgu.state_dict()["net.blocks.0.cell1.w.weight"], before["net.blocks.0.cell1.w.weight"])
+    cfg = _tiny_cfg(2, init_from="irim")
+    train("cirim", dataclasses.replace(cfg, model=dict(channels=8, steps=2, cascades=2)), tmp_path / "run",
+          models_dir=tmp_path, log=lambda *a: None, stop_at=1)
+
+
 @pytest.mark.slow
 def test_distributed_two_cpu_processes(tmp_path):
     cfg = tmp_path / "cfg.json"

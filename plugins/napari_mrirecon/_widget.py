@@ -20,6 +20,8 @@ from qtpy.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBox, 
                             QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
                             QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from mrirecon import roi
+
 from . import _engine, _layers, _roi
 
 METRIC_COLUMNS = ("method", "ssim", "psnr", "nmse", "seconds")
@@ -260,7 +262,7 @@ class ReconstructionWidget(QWidget):
         if self.scan.lesion_mask is not None:
             labels = self.scan.lesion_mask[self.slice_spin.value()]
         polys = _roi.lesion_polygons(labels) if labels is not None else []
-        box = _roi.reference_box(out.reference, labels) if labels is not None else None
+        box = roi.reference_box(out.reference, labels) if labels is not None else None
         layers = _layers.roi_layers(self.viewer, polys, box)
         if self._roi_callback is None:
             # layers outlive the widget: they hold a weak reference to it, never the widget itself
@@ -289,7 +291,7 @@ class ReconstructionWidget(QWidget):
         else:
             images = {"reference": out.reference, **{m: _layers.crop_like(r.image, out.reference)
                                                      for m, r in out.results.items()}}
-            self._roi_rows = _roi.contrast_table(images, lesion, ref)
+            self._roi_rows = roi.contrast_table(images, lesion, ref)
         self._fill(self.rois, ROI_COLUMNS, self._roi_rows)
 
     # --- tables -----------------------------------------------------------------------------

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Train the learned methods one after another on this CPU, each from a trained neighbour
+# (benchmarks/configs/<method>_cpu.json: time budget, warm start `init_from`, data seed).
+# irim first (the others start from it), recurrentvarnet last (it starts from rim's GRU block).
+# Run in the background:  nohup bash benchmarks/train_cpu.sh rim-mgu rim cirim recurrentvarnet > runs/train_cpu.out 2>&1 &
+# A killed run continues with `mrirecon train NAME --resume --config benchmarks/configs/NAME_cpu.json`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+REAL=${REAL:-../shared/data/real_t2_brain_4coil.h5}
+real_arg=()
+[ -f "$REAL" ] && real_arg=(--real-scan "$REAL")
+[ $# -gt 0 ] || set -- irim rim-mgu rim cirim recurrentvarnet
+for m in "$@"; do
+  echo "=== $m $(date -u +%FT%TZ)"
+  "$PY" -m mrirecon.cli train "$m" --config "benchmarks/configs/${m}_cpu.json" --out "runs/$m" \
+      --device cpu "${real_arg[@]}"
+done
