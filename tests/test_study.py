@@ -40,7 +40,8 @@ def test_quick_study_writes_report_csvs_and_figures(quick_study):
         assert heading in text
     quality = _rows(out / "quality.csv")
     ran = list(dict.fromkeys(r["method"] for r in quality))
-    assert ran[:len(methods)] == methods  # (+ bart-pics when the binary is installed)
+    assert ran[:len(methods)] == methods  # (+ irim-bf16, + bart-pics when the binary is installed)
+    assert set(ran) - set(methods) <= {"irim-bf16", "bart-pics"}
     assert len(quality) == 3 * len(QUICK.masks) * len(ran)
     # the tables are the CSV's numbers: the T2w row of cs-l1 at the first mask
     label = QUICK.mask_labels[0]
@@ -56,7 +57,7 @@ def test_quick_study_writes_report_csvs_and_figures(quick_study):
     assert ref and all(abs(float(r["preservation"]) - 1) < 1e-9 for r in ref)
     assert all(float(r["contrast"]) > 0 for r in ref)  # lesions are hyperintense on T2w / FLAIR
     if "irim" in ran:
-        assert "reproduced on" in text and "IRIM takes" in text
+        assert "reproduced in" in text and "`irim-bf16`: " in text
         env = json.loads((out / "environment.json").read_text())
         assert env["training_seed_overlap"]["irim"]["overlap"] == []
         assert env["training_seed_overlap"]["irim"]["subjects"] > 1000
@@ -94,7 +95,7 @@ def test_report_verdict_follows_the_numbers():
     quality = [{"data": "sim-t1w", "mask": "m", "method": m, "ssim": s, "psnr": p}
                for m, s, p in (("irim", 0.90, 30.0), ("cs-l1", 0.90, 30.0))]
     fast = [{"mask": "m", "method": "irim", "total_s": 0.3}, {"mask": "m", "method": "cs-l1", "total_s": 1.0}]
-    assert "reproduced on 1 of 1" in md.seed_claim(quality, fast, ["m"], ["sim-t1w"])[0]
+    assert "reproduced in 1 of 1" in md.seed_claim(quality, fast, ["m"], ["sim-t1w"])[0]
     slow = [dict(fast[0], total_s=0.5), fast[1]]
     lines = md.seed_claim(quality, slow, ["m"], ["sim-t1w"])
-    assert "reproduced on 0 of 1" in lines[0] and "not ≥ 68 % faster" in lines[1]
+    assert "reproduced in 0 of 1" in lines[0] and "not ≥ 68 % faster" in lines[1]

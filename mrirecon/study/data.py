@@ -29,6 +29,7 @@ class StudySpec:
     repeats: int = 3  # timing: median of this many runs per method and mask
     prospective: tuple = ("gaussian2d", 7.5)
     methods: tuple | None = None  # None: every available method
+    bf16: tuple = ("irim",)  # these learned methods also run with bf16 autocast ("irim-bf16")
     bart: bool = True  # BART pics as a method when the binary is present
     name: str = "full"
 

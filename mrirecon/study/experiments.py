@@ -21,11 +21,22 @@ BART_LAMBDAS = (1e-3, 3e-3, 1e-2)
 BART_LAMBDA = {"1d": 1e-2, "2d": 1e-3}
 
 
+BF16 = "-bf16"  # suffix of a learned method run with bf16 autocast (inference precision variant)
+
+
+def make_method(label: str):
+    """The method behind a study label: a registry name, or ``<learned name>-bf16``."""
+    if label.endswith(BF16):
+        return solvers.get(label[:-len(BF16)], precision="bf16")
+    return solvers.get(label)
+
+
 def method_list(spec: StudySpec) -> list[str]:
     names = list(spec.methods) if spec.methods else solvers.available()
     for name in names:
         if name != BART:
-            solvers.check(name)  # a named but untrained method fails here, before any work
+            solvers.check(name.removesuffix(BF16))  # a named but untrained method fails here, before any work
+    names += [n + BF16 for n in spec.bf16 if n in names and n + BF16 not in names]
     if spec.bart and bart_available() and BART not in names:
         names.append(BART)
     return [n for n in names if n != BART or bart_available()]
@@ -64,7 +75,7 @@ def quality(volumes: list[Volume], spec: StudySpec, methods: list[str], device: 
             label = spec.mask_label(kind, accel)
             sampling = pipeline.undersample(vol.scan, pipeline.MaskSpec(kind, accel, None, seed=0))
             images[(vol.name, label, "mask")] = sampling.mask
-            results = pipeline.reconstruct_scan(vol.scan, sampling, ours, device)
+            results = pipeline.reconstruct_scan(vol.scan, sampling, ours, device, make=make_method)
             lam = {}
             if BART in methods:
                 res, lam[BART] = _bart_best(vol.scan, sampling)
@@ -81,9 +92,9 @@ def quality(volumes: list[Volume], spec: StudySpec, methods: list[str], device: 
 
 
 def parameter_count(name: str, device: str = "cpu") -> int:
-    if name == BART or not solvers.get(name).learned:
+    if name == BART or not make_method(name).learned:
         return 0
-    return sum(p.numel() for p in solvers.get(name).model(device).parameters())
+    return sum(p.numel() for p in make_method(name).model(device).parameters())
 
 
 def timing(volume: Volume, spec: StudySpec, methods: list[str], device: str, log=print) -> list[dict]:
@@ -112,7 +123,7 @@ def timing(volume: Volume, spec: StudySpec, methods: list[str], device: str, log
                     solve_t.append(t_pics)
                 maps, peak = statistics.median(cal_t), float("nan")  # a child process: not measured
             else:
-                method = solvers.get(name)
+                method = make_method(name)
                 if method.learned:
                     method.run(problem)
                 for _ in range(spec.repeats):
@@ -172,7 +183,7 @@ def prospective(spec: StudySpec, path, facts: dict, methods: list[str], device: 
             image = _bart_volume(problem.kspace, _bart_lambda(facts["mask"]), problem.noise_var)
             estimate = None
         else:
-            method = solvers.get(name)
+            method = make_method(name)
             image = method.run(problem)
             estimate = method.estimate
         seconds = time.perf_counter() - t0 + (t_maps if name == BART or method.needs_sens else 0.0)
