@@ -31,6 +31,7 @@ class StudySpec:
     methods: tuple | None = None  # None: every available method
     bf16: tuple = ("irim",)  # these learned methods also run with bf16 autocast ("irim-bf16")
     bart: bool = True  # BART pics as a method when the binary is present
+    bart_sweep: bool = True  # BART's lambda: best of BART_LAMBDAS per volume and mask (else per family)
     name: str = "full"
 
     def mask_label(self, kind: str, accel: float) -> str:
@@ -42,7 +43,7 @@ class StudySpec:
 
 
 QUICK = StudySpec(size=128, slices=1, coils=8, lesions=4, masks=(("equispaced", 4.0), ("gaussian2d", 8.0)),
-                  repeats=1, name="quick")
+                  repeats=1, bart_sweep=False, name="quick")
 FULL = StudySpec()
 
 

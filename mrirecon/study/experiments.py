@@ -53,10 +53,10 @@ def _bart_volume(kspace: np.ndarray, lam: float, noise_var: float) -> np.ndarray
     return coils.rss_floor(img, noise_var, kspace.shape[1])
 
 
-def _bart_best(scan, sampling) -> tuple[pipeline.Result, float]:
+def _bart_best(scan, sampling, lambdas) -> tuple[pipeline.Result, float]:
     nv = coils.noise_variance(sampling.kspace, sampling.mask)
     best = None
-    for lam in BART_LAMBDAS:
+    for lam in lambdas:
         t0 = time.perf_counter()
         img = _bart_volume(sampling.kspace, lam, nv)
         res = pipeline.Result(scan.path, BART, img, time.perf_counter() - t0, pipeline.score(scan, img))
@@ -78,7 +78,8 @@ def quality(volumes: list[Volume], spec: StudySpec, methods: list[str], device: 
             results = pipeline.reconstruct_scan(vol.scan, sampling, ours, device, make=make_method)
             lam = {}
             if BART in methods:
-                res, lam[BART] = _bart_best(vol.scan, sampling)
+                lambdas = BART_LAMBDAS if spec.bart_sweep else (_bart_lambda(kind),)
+                res, lam[BART] = _bart_best(vol.scan, sampling, lambdas)
                 results.append(res)
             n = vol.scan.kspace.shape[0]
             for r in results:

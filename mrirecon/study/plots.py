@@ -70,8 +70,13 @@ def lesion_crops(path, images: dict[str, np.ndarray], labels: np.ndarray, box: n
     r, c = (int(v) for v in ndimage.center_of_mass(labels == big))
     h, w = labels.shape
     half = half or max(h // 8, 12)
-    r0, c0 = min(max(r - half, 0), h - 2 * half), min(max(c - half, 0), w - 2 * half)
-    win = (slice(r0, r0 + 2 * half), slice(c0, c0 + 2 * half))
+    # a square window around the lesion that also holds the reference box
+    lo = np.minimum([r - half, c - half], box.min(0) - 3)
+    hi = np.maximum([r + half, c + half], box.max(0) + 3)
+    side = int(min(max(hi - lo), h, w))
+    r0 = int(np.clip((lo[0] + hi[0]) / 2 - side / 2, 0, h - side))
+    c0 = int(np.clip((lo[1] + hi[1]) / 2 - side / 2, 0, w - side))
+    win = (slice(r0, r0 + side), slice(c0, c0 + side))
     ref = images["reference"]
     vmax = float(np.percentile(ref[win], 99.5))
     n = len(images)
@@ -81,6 +86,8 @@ def lesion_crops(path, images: dict[str, np.ndarray], labels: np.ndarray, box: n
         ax.contour((labels > 0)[win].astype(float), levels=[0.5], colors="red", linewidths=0.8)
         rows_, cols_ = box[:, 0] - r0, box[:, 1] - c0
         ax.plot(np.r_[cols_, cols_[:1]], np.r_[rows_, rows_[:1]], color="cyan", linewidth=0.8)
+        ax.set_xlim(-0.5, side - 0.5)
+        ax.set_ylim(side - 0.5, -0.5)
         ax.set_title(name, fontsize=8)
         ax.axis("off")
     fig.suptitle(title, fontsize=9)

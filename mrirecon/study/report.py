@@ -156,12 +156,14 @@ def compose(spec, env, methods, sim_names, volumes, quality, timing, lesions, pr
           + "; 1D masks keep 0.32/R of the lines in the centre (fastMRI), 2D masks a fully sampled centre.",
           f"- Methods: {', '.join(f'`{m}`' for m in methods)}. `cs-l1`/`cs-tv`: sigpy, 100 iterations, λ relative to "
           f"the data scale (see `mrirecon methods`); `bart-pics`: `bart ecalib -m1 -c0` + `bart pics -S -l1 -r λ`, "
-          f"λ the best SSIM of {', '.join(f'{v:g}' for v in BART_LAMBDAS)} per volume and mask (oracle tuning, in "
-          f"BART's favour; without a reference {BART_LAMBDA['1d']:g} for 1D and {BART_LAMBDA['2d']:g} for 2D masks), "
+          + (f"λ the best SSIM of {', '.join(f'{v:g}' for v in BART_LAMBDAS)} per volume and mask (oracle tuning, "
+             f"in BART's favour; without a reference " if spec.bart_sweep else "λ ")
+          + f"{BART_LAMBDA['1d']:g} for 1D and {BART_LAMBDA['2d']:g} for 2D masks{')' if spec.bart_sweep else ''}, "
           "its magnitude put on the RSS scale with the noise floor like every SENSE-type output here (GUIDE §2).",
           "- Times: seconds per slice end to end (sensitivity maps + solver; BART: ecalib + pics), median of "
           f"{spec.repeats} run(s) on {env.get('timing_slice')}, learned methods warmed up once first. Peak memory: "
-          "growth of the process's peak resident set during a run (BART runs as a child process: not measured).",
+          "growth of the process's peak resident set during a run (0: it fit in memory the process already held; "
+          "BART runs as a child process: not measured).",
           ""]
     if cards:
         L += ["Models used (from their model cards in `models/`):", "",

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import __version__, roi
 from ..io import atomic_text
+from ..pipeline import check_output_dir
 from . import data, experiments, plots
 from . import report as md
 
@@ -62,6 +63,8 @@ def run_study(out_dir, quick: bool = False, real_scan=None, device: str = "auto"
         spec = type(spec)(**{**spec.__dict__, "methods": tuple(methods)})
     device = resolve_device(device)
     out = Path(out_dir)
+    if real_scan:  # never write next to an input
+        check_output_dir(out, Path(real_scan).parent)
     figs = out / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     names = experiments.method_list(spec)
