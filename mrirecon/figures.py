@@ -44,9 +44,25 @@ def comparison(path, reference: np.ndarray | None, images: dict[str, np.ndarray]
             ax.imshow(np.abs(im - reference), cmap="inferno", vmin=0, vmax=err_max)
             ax.axis("off")
     fig.suptitle(title, fontsize=9)
+    return save(fig, path)
+
+
+def save(fig, path, dpi: int = 80, colors: int = 192) -> Path:
+    """Save a figure as a palette PNG (``colors`` colours, about a third of the RGBA size: grey
+    images with noise compress poorly) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
     fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    plt.close(fig)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    img = Image.open(buf).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    tmp = path.with_name(f".{path.name}.tmp")
+    img.save(tmp, format="png", optimize=True)
+    tmp.replace(path)
     return path

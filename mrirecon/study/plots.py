@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..figures import comparison
+from ..figures import comparison, save
 
 
 def _plt():
@@ -20,12 +20,7 @@ def _plt():
 
 
 def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    _plt().close(fig)
-    return path
+    return save(fig, path)
 
 
 def panels(path, reference: np.ndarray, images: dict[str, np.ndarray], title: str) -> Path:

@@ -93,35 +93,27 @@ def run_study(out_dir, quick: bool = False, real_scan=None, device: str = "auto"
     env.update({"spec": {k: v for k, v in spec.__dict__.items()}, "methods": names, "device": device,
                 "training_seed_overlap": overlap, "timing_slice": timing[0]["slice"] if timing else None})
 
-    figures = {}
+    figures, lesion_figs = {}, []
+    shown = list(dict.fromkeys([spec.mask_labels[0], spec.mask_labels[-1]]))  # a 1D and a 2D mask
     for vol in volumes:
-        for label in spec.mask_labels:
-            if vol.name == "sim-t1w" and label != spec.mask_labels[-1]:
+        s = _lesion_slice(vol)
+        for label in shown:
+            if vol.name == "sim-t1w" and label != shown[-1]:
                 continue  # the training contrast: one panel is enough
-            s = int(np.argmax(vol.scan.lesion_mask.reshape(len(vol.scan.target), -1).sum(1))) \
-                if vol.scan.lesion_mask is not None else 0
             key = f"panels_{vol.name}_{label.replace(' ', '_')}"
             figures[key] = plots.panels(figs / f"{key}.png", vol.scan.target[s],
                                         {m: images[(vol.name, label, m)][s] for m in names},
                                         f"{vol.name} slice {s}, {label} (slice metrics)")
+        box = roi.reference_box(vol.scan.target[s], vol.scan.lesion_mask[s]) if vol.scan.lesion_mask is not None else None
+        for label in shown if box is not None else []:
+            key = f"lesions_{vol.name}_{label.replace(' ', '_')}"
+            imgs = {"reference": vol.scan.target[s], **{m: images[(vol.name, label, m)][s] for m in names}}
+            figures[key] = plots.lesion_crops(figs / f"{key}.png", imgs, vol.scan.lesion_mask[s], box,
+                                              f"{vol.name} slice {s}, {label}: lesion (red), reference WM (cyan)")
+            lesion_figs.append(key)
     figures["quality_vs_time"] = plots.quality_vs_time(figs / "quality_vs_time.png",
                                                        [r for r in quality if r["data"] in sim_names], timing,
                                                        spec.mask_labels)
-    lesion_figs = []
-    for vol in volumes:
-        if vol.scan.lesion_mask is None:
-            continue
-        s = int(np.argmax(vol.scan.lesion_mask.reshape(len(vol.scan.target), -1).sum(1)))
-        labels = vol.scan.lesion_mask[s]
-        box = roi.reference_box(vol.scan.target[s], labels)
-        if box is None:
-            continue
-        for label in spec.mask_labels:
-            key = f"lesions_{vol.name}_{label.replace(' ', '_')}"
-            imgs = {"reference": vol.scan.target[s], **{m: images[(vol.name, label, m)][s] for m in names}}
-            figures[key] = plots.lesion_crops(figs / f"{key}.png", imgs, labels, box,
-                                              f"{vol.name} slice {s}, {label}: lesion (red), reference WM (cyan)")
-            lesion_figs.append(key)
     figures["prospective"] = plots.prospective(
         figs / "prospective.png", _mask_of(pfile),
         p_images, p_res, f"prospective FLAIR, {facts['mask']} {facts['achieved']:.1f}x: no reference exists")
@@ -132,6 +124,13 @@ def run_study(out_dir, quick: bool = False, real_scan=None, device: str = "auto"
     path = atomic_text(out / "results.md", text)
     log(f"wrote {path} ({env['runtime_s']:.0f} s)")
     return path
+
+
+def _lesion_slice(vol) -> int:
+    """The slice with the most lesion pixels (0 without lesions): the one the figures show."""
+    if vol.scan.lesion_mask is None:
+        return 0
+    return int(np.argmax((vol.scan.lesion_mask > 0).reshape(len(vol.scan.lesion_mask), -1).sum(1)))
 
 
 def _mask_of(path) -> np.ndarray:
