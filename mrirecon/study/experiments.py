@@ -67,14 +67,13 @@ def _bart_best(scan, sampling, lambdas) -> tuple[pipeline.Result, float]:
 
 def quality(volumes: list[Volume], spec: StudySpec, methods: list[str], device: str, log=print):
     """Every method on every volume and mask. Returns (rows, images) with images keyed by
-    (volume name, mask label, method) and (volume name, mask label, "mask")."""
+    (volume name, mask label, method)."""
     rows, images = [], {}
     ours = [m for m in methods if m != BART]
     for vol in volumes:
         for kind, accel in spec.masks:
             label = spec.mask_label(kind, accel)
             sampling = pipeline.undersample(vol.scan, pipeline.MaskSpec(kind, accel, None, seed=0))
-            images[(vol.name, label, "mask")] = sampling.mask
             results = pipeline.reconstruct_scan(vol.scan, sampling, ours, device, make=make_method)
             lam = {}
             if BART in methods:
@@ -187,7 +186,9 @@ def prospective(spec: StudySpec, path, facts: dict, methods: list[str], device: 
             method = make_method(name)
             image = method.run(problem)
             estimate = method.estimate
-        seconds = time.perf_counter() - t0 + (t_maps if name == BART or method.needs_sens else 0.0)
+        seconds = time.perf_counter() - t0  # BART estimates its own maps inside
+        if name != BART and method.needs_sens:
+            seconds += t_maps
         rel = float("nan")
         if estimate is not None:
             r = physics.residual_image(torch.from_numpy(estimate), y, torch.from_numpy(problem.sens),
