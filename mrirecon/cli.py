@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("study", help="reproduce the seed study (simulated data, fixed seeds): results.md + figures")
     p.add_argument("output_dir")
-    p.add_argument("--quick", action="store_true", help="small version: 128², one slice per contrast, two masks (a few minutes)")
+    p.add_argument("--quick", action="store_true",
+                   help="small version: 128², one slice per contrast, two masks (a few minutes)")
     p.add_argument("--real-scan", help="also score a fully sampled fastMRI-layout file (e.g. the shared real T2)")
     p.add_argument("--method", action="append", help="restrict to these methods (repeatable)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
