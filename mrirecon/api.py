@@ -48,6 +48,20 @@ def make_problem(kspace, mask=None, sens=None, device: str = "auto", need_sens: 
                    device=resolve_device(device))
 
 
+def residual(problem: Problem, estimate: np.ndarray) -> np.ndarray:
+    """Data-consistency residual ``RSS_c(F^-1 M (F S x - y))`` ``(S, H, W)`` of a method's complex
+    estimate ``x`` (``Method.estimate``) on ``problem``: the trust signal when no reference exists."""
+    import torch
+
+    from . import physics
+
+    dev = torch.device(problem.device)
+    with torch.inference_mode():
+        r = physics.residual_image(*(torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in
+                                     (estimate, problem.kspace, problem.sens, problem.mask)))
+    return r.float().cpu().numpy()
+
+
 def reconstruct(kspace, mask=None, method: str = "sense", sens=None, device: str = "auto",
                 **options) -> np.ndarray:
     """Reconstruct k-space ``(slices, coils, H, W)`` or ``(coils, H, W)`` with a registered method.

@@ -153,8 +153,6 @@ def cmd_demo(args) -> int:
 def cmd_study(args) -> int:
     from .study import run_study
 
-    if args.real_scan and not Path(args.real_scan).is_file():
-        raise InputError("no such file (the real scan for the study)", args.real_scan)
     path = run_study(args.output_dir, quick=args.quick, real_scan=args.real_scan, device=args.device,
                      methods=args.method)
     print(f"results: {path}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import io, masks
 from ..simulate import SimConfig, simulate
@@ -87,7 +86,7 @@ def write_prospective(spec: StudySpec, path) -> dict:
     mask = masks.create(kind, (spec.size, spec.size), accel, seed=seed)
     io.save_scan(path, acq.kspace * mask, mask=mask, attrs={"acquisition": "simulated prospective FLAIR"})
     return {"seed": seed, "mask": kind, "requested": accel, "achieved": masks.acceleration(mask),
-            "lesion_mask": acq.lesion_mask, "path": str(path)}
+            "pattern": mask, "lesion_mask": acq.lesion_mask, "path": str(path)}
 
 
 def training_overlap(seeds, models_dir=None) -> dict:
@@ -110,9 +109,3 @@ def training_overlap(seeds, models_dir=None) -> dict:
         drawn = {subject(cfg, k)[1] for k in range(n_subjects)}
         out[name] = {"subjects": n_subjects, "overlap": sorted(seeds & drawn)}
     return out
-
-
-def write_volume(volume: Volume, path: Path) -> None:
-    """The study's evaluation data as fastMRI-layout files (so other tools can be scored on them)."""
-    s = volume.scan
-    io.save_scan(path, s.kspace, target=s.target, lesion_mask=s.lesion_mask, attrs={"acquisition": volume.name})

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from .. import coils, io, masks, physics, pipeline, roi, solvers
-from ..api import make_problem
+from .. import coils, io, masks, pipeline, roi, solvers
+from ..api import make_problem, residual
 from ..external import bart_available, bart_pics, peak_memory_mb, reset_peak_memory
 from .data import StudySpec, Volume
 
@@ -92,9 +92,10 @@ def quality(volumes: list[Volume], spec: StudySpec, methods: list[str], device: 
 
 
 def parameter_count(name: str, device: str = "cpu") -> int:
-    if name == BART or not make_method(name).learned:
+    method = None if name == BART else make_method(name)
+    if method is None or not method.learned:
         return 0
-    return sum(p.numel() for p in make_method(name).model(device).parameters())
+    return sum(p.numel() for p in method.model(device).parameters())
 
 
 def timing(volume: Volume, spec: StudySpec, methods: list[str], device: str, log=print) -> list[dict]:
@@ -167,15 +168,12 @@ def prospective(spec: StudySpec, path, facts: dict, methods: list[str], device: 
     """Reconstruct the prospectively undersampled file: no reference exists, so the trust signal is
     the data-consistency residual |F^-1 M (F S x - y)| (RSS over coils) of each method's complex
     estimate. Returns (rows, images, residual maps)."""
-    import torch
-
     scan = io.load(path)
     sampling = pipeline.undersample(scan, None)
     t0 = time.perf_counter()
     problem = make_problem(sampling.kspace, sampling.mask, device=device, source=str(path))
     t_maps = time.perf_counter() - t0
-    y = torch.from_numpy(problem.kspace)
-    norm_y = float(torch.linalg.vector_norm(y))
+    norm_y = float(np.linalg.norm(problem.kspace))
     rows, images, residuals = [], {}, {}
     for name in methods:
         t0 = time.perf_counter()
@@ -191,10 +189,9 @@ def prospective(spec: StudySpec, path, facts: dict, methods: list[str], device: 
             seconds += t_maps
         rel = float("nan")
         if estimate is not None:
-            r = physics.residual_image(torch.from_numpy(estimate), y, torch.from_numpy(problem.sens),
-                                       torch.from_numpy(problem.mask))
-            residuals[name] = r[0].numpy()
-            rel = float(torch.linalg.vector_norm(r)) / norm_y
+            r = residual(problem, estimate)
+            residuals[name] = r[0]
+            rel = float(np.linalg.norm(r)) / norm_y
         images[name] = image[0]
         rows.append({"method": name, "seconds": seconds, "relative_residual": rel,
                      "mask": facts["mask"], "acceleration": round(facts["achieved"], 3)})

@@ -63,16 +63,17 @@ def run_study(out_dir, quick: bool = False, real_scan=None, device: str = "auto"
         spec = type(spec)(**{**spec.__dict__, "methods": tuple(methods)})
     device = resolve_device(device)
     out = Path(out_dir)
+    names = experiments.method_list(spec)  # bad inputs fail here, before anything is written
+    real = data.real_volume(real_scan) if real_scan else None
     if real_scan:  # never write next to an input
         check_output_dir(out, Path(real_scan).parent)
     figs = out / "figures"
     figs.mkdir(parents=True, exist_ok=True)
-    names = experiments.method_list(spec)
     log(f"study ({spec.name}): {', '.join(names)} on {device}")
     volumes = data.simulated_volumes(spec)
     sim_names = [v.name for v in volumes]
-    if real_scan:
-        volumes.append(data.real_volume(real_scan))
+    if real is not None:
+        volumes.append(real)
     overlap = data.training_overlap([v.seed for v in volumes if v.seed is not None] + [data.STUDY_SEED + 10])
 
     log("1-2. quality on every volume and mask")
@@ -115,7 +116,7 @@ def run_study(out_dir, quick: bool = False, real_scan=None, device: str = "auto"
                                                        [r for r in quality if r["data"] in sim_names], timing,
                                                        spec.mask_labels)
     figures["prospective"] = plots.prospective(
-        figs / "prospective.png", _mask_of(pfile),
+        figs / "prospective.png", facts["pattern"],
         p_images, p_res, f"prospective FLAIR, {facts['mask']} {facts['achieved']:.1f}x: no reference exists")
     env["runtime_s"] = round(time.perf_counter() - t_start, 1)
     atomic_text(out / "environment.json", json.dumps(env, indent=2, default=str) + "\n")
@@ -131,9 +132,3 @@ def _lesion_slice(vol) -> int:
     if vol.scan.lesion_mask is None:
         return 0
     return int(np.argmax((vol.scan.lesion_mask > 0).reshape(len(vol.scan.lesion_mask), -1).sum(1)))
-
-
-def _mask_of(path) -> np.ndarray:
-    from ..io import load
-
-    return load(path).mask

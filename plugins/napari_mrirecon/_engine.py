@@ -82,8 +82,9 @@ def reconstruct(scan, request: Request):
     """Generator: Updates and MethodResults, returning the Outcome (see module docstring)."""
     import torch
 
-    from mrirecon import physics, solvers
+    from mrirecon import solvers
     from mrirecon.api import make_problem
+    from mrirecon.api import residual as api_residual
     from mrirecon.pipeline import score
 
     if request.threads:
@@ -110,12 +111,7 @@ def reconstruct(scan, request: Request):
             seconds = time.perf_counter() - t0
             residual = None
             if method.estimate is not None and problem.sens is not None:
-                dev = torch.device(problem.device)
-                r = physics.residual_image(torch.from_numpy(method.estimate).to(dev),
-                                           torch.from_numpy(problem.kspace).to(dev),
-                                           torch.from_numpy(problem.sens).to(dev),
-                                           torch.from_numpy(problem.mask).to(dev))
-                residual = r[0].float().cpu().numpy()
+                residual = api_residual(problem, method.estimate)[0]
             res = MethodResult(name, image[0], seconds, residual, score(sub, image))
             results[name] = res
             yield res
