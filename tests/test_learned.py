@@ -20,9 +20,9 @@ from mrirecon.trainset import DataConfig, collate, SimulatedSlices
 TINY = {"rim": dict(channels=8, steps=2), "recurrentvarnet": dict(channels=8, steps=2)}
 
 
-def tiny(name):
+def tiny(name, **overrides):
     arch = MODELS[name][0]
-    base = {**default_config(name).__dict__, **TINY[arch]}
+    base = {**default_config(name).__dict__, **TINY[arch], **overrides}
     if name == "cirim":
         base["cascades"] = 2
     return Reconstructor(name, config_from_dict(arch, base))
@@ -72,9 +72,35 @@ def test_zero_update_with_full_data_reproduces_the_image(name, small_acq):
             np.testing.assert_allclose(out.numpy(), x, atol=2e-4 * x.max())
 
 
+@pytest.mark.parametrize("name", ["irim", "recurrentvarnet"])
+def test_final_data_consistency_step(name, batch, small_acq):
+    """``final_dc``: one more output and a learned weight that receives a gradient. With full
+    data and exact maps (``A^H A = I``) the step is ``(x + mu x_net) / (1 + mu)``: the data's image,
+    pulled towards the network's by the learned weight only."""
+    torch.manual_seed(0)
+    model = tiny(name, final_dc=8)
+    y, m, s, nv = batch
+    scale, gen = model.normalised_steps(y, m, s, nv)
+    outs = list(gen)
+    assert len(outs) == model.total_steps == 3
+    outs[-1].mean().backward()
+    assert model.net.log_mu.grad is not None and model.net.log_mu.grad != 0
+    sens = small_acq.sens / np.sqrt((np.abs(small_acq.sens) ** 2).sum(1, keepdims=True))
+    sens = torch.from_numpy(sens.astype(np.complex64))
+    image = torch.from_numpy(small_acq.image)
+    y = torch.from_numpy(fft2c(sens.numpy() * small_acq.image[:, None]).astype(np.complex64))
+    full = torch.ones(96, 96, dtype=torch.bool)
+    with torch.no_grad():
+        *_, x_net, last = model.net.steps(y, full, sens)
+        mu = model.net.log_mu.exp()
+    expected = (image + mu * x_net) / (1 + mu)
+    assert torch.allclose(last, expected, atol=1e-4 * float(image.abs().max()))
+    assert (last - image).abs().max() < 0.05 * (x_net - image).abs().max()
+
+
 def test_save_load_round_trip(tmp_path, batch):
     torch.manual_seed(0)
-    model = tiny("irim").eval()
+    model = tiny("irim", final_dc=4).eval()
     weights.save(model, {"note": "test"}, tmp_path)
     loaded, card = weights.load("irim", tmp_path)
     assert card["note"] == "test" and card["config"]["channels"] == 8

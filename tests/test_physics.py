@@ -68,3 +68,25 @@ def test_full_sampling_with_unit_maps_is_identity():
     assert torch.allclose(physics.normal(x, sens, full), x, atol=1e-5)
     assert torch.allclose(physics.residual_image(x, physics.forward(x, sens), sens, full),
                           torch.zeros(10, 10), atol=1e-5)
+
+
+def test_tikhonov_cg_matches_a_dense_solve():
+    """(A^H A + mu I) x = A^H y + mu prior, per image of a batch, against numpy's solver."""
+    gen = torch.Generator().manual_seed(4)
+    c, h, w = 3, 6, 5
+    sens = _rand((2, c, h, w), gen, "cpu")
+    y = _rand((2, c, h, w), gen, "cpu")
+    prior = _rand((2, h, w), gen, "cpu")
+    mask = torch.from_numpy(masks.create("random", (h, w), 2, seed=2))
+    mu = 0.05
+    *_, x = physics.tikhonov_cg(y, sens, mask, mu, prior=prior, iterations=h * w)
+    eye = torch.eye(h * w, dtype=torch.complex64).reshape(h * w, h, w)
+    for i in range(2):
+        normal = torch.stack([physics.normal(e, sens[i], mask).flatten() for e in eye], 1)
+        rhs = (physics.adjoint(y[i], sens[i], mask) + mu * prior[i]).flatten()
+        expected = np.linalg.solve(normal.numpy().astype(np.complex128) + mu * np.eye(h * w), rhs.numpy())
+        np.testing.assert_allclose(x[i].flatten().numpy(), expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+    # no prior: Tikhonov towards zero, the CG-SENSE problem
+    *_, x0 = physics.tikhonov_cg(y[0], sens[0], mask, mu, iterations=h * w)
+    lhs = physics.normal(x0, sens[0], mask) + mu * x0
+    assert torch.allclose(lhs, physics.adjoint(y[0], sens[0], mask), atol=1e-3 * float(lhs.abs().max()))

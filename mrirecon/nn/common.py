@@ -17,8 +17,26 @@ def from_channels(x: torch.Tensor) -> torch.Tensor:
 
 
 def data_scale(y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-sample normaliser ``(B,)``: the 99th percentile of the zero-filled SENSE image."""
+    """Per-sample normaliser ``(B,)``: the 99th percentile of the zero-filled SENSE image over the
+    pixels the sensitivity maps cover (all of them for uncropped maps)."""
     x0 = physics.adjoint(y, sens, mask).abs().flatten(1)
-    k = max(int(0.99 * x0.shape[1]), 1)
-    return x0.kthvalue(k, dim=1).values.clamp_min(1e-12)
+    covered = (sens.abs() ** 2).sum(-3).flatten(1).expand_as(x0) > 0
+    out = []
+    for values, inside in zip(x0, covered):
+        values = values[inside] if bool(inside.any()) else values
+        out.append(values.kthvalue(max(int(0.99 * values.numel()), 1)).values)
+    return torch.stack(out).clamp_min(1e-12)
 
+
+def final_dc(x: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, log_mu: torch.Tensor,
+             iterations: int) -> torch.Tensor:
+    """The optional last step of a learned solver (``final_dc`` in its config): the image that fits
+    the data best while staying close to the network's estimate ``x``,
+    ``argmin_z ||A z - y||^2 + mu ||z - x||^2`` with a learned ``mu = exp(log_mu)`` (the
+    data-consistency layer of MoDL, Aggarwal et al. 2019), by ``iterations`` of conjugate gradients.
+    Exact where the data determine the image, the network's where they do not; outside the maps'
+    support (cropped ESPIRiT maps) the object is zero by the model."""
+    prior = x * ((sens.abs() ** 2).sum(-3) > 0)
+    for x in physics.tikhonov_cg(y, sens, mask, log_mu.float().exp(), prior=prior, iterations=iterations):
+        pass
+    return x

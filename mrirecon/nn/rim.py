@@ -5,7 +5,8 @@ real channels -> conv 5x5 (4 -> C) + ReLU -> cell(C) -> conv 3x3 dilation 2 (C -
 cell(C) -> conv 3x3 (C -> 2), linear; ``estimate += output``. The gradient comes from
 ``mrirecon.physics`` with the sensitivity maps. A CIRIM runs several blocks (own weights each) in
 cascade, carrying the hidden states, with implicit data consistency (the gradient term) or an
-explicit learned soft data-consistency step after each cascade.
+explicit learned soft data-consistency step after each cascade. Optionally (``final_dc``) a last
+learned data-consistency step, see ``mrirecon.nn.common.final_dc``.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from torch import nn
 
 from .. import physics
 from .cells import CELLS
-from .common import from_channels, to_channels
+from .common import final_dc, from_channels, to_channels
 
 
 @dataclass
@@ -27,6 +28,8 @@ class RIMConfig:
     steps: int = 8  # time steps per cascade
     cascades: int = 1
     dc: str = "implicit"  # implicit | explicit (CIRIM)
+    final_dc: int = 0  # > 0: CG iterations of the learned Tikhonov data-consistency step at the end
+    final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
 
 
 class RIMBlock(nn.Module):
@@ -67,10 +70,12 @@ class RIM(nn.Module):
             self.dc_weight = nn.Parameter(torch.full((cfg.cascades,), 0.5))
         elif cfg.dc != "implicit":
             raise ValueError(f"dc must be implicit or explicit, got {cfg.dc!r}")
+        if cfg.final_dc:
+            self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
 
     @property
     def total_steps(self) -> int:
-        return self.cfg.steps * self.cfg.cascades
+        return self.cfg.steps * self.cfg.cascades + (1 if self.cfg.final_dc else 0)
 
     def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor) -> Iterator[torch.Tensor]:
         """Yield the complex estimate ``(B, H, W)`` after every time step of every cascade."""
@@ -87,3 +92,5 @@ class RIM(nn.Module):
                     x = physics.soft_dc_image(x, y, sens, mask, self.dc_weight[c])
                     xc = to_channels(x)
                 yield x
+        if self.cfg.final_dc:
+            yield final_dc(x, y, sens, mask, self.log_mu, self.cfg.final_dc)

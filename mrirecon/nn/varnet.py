@@ -4,7 +4,8 @@ regularisers.
 ``k_{t+1} = k_t - a_t M (k_t - y) + F(S w_t)``, with ``w_t, h_{t+1} = R_t(sum_c S_c^H F^-1 k_t, h_t)``
 where ``R_t`` is a recurrent block (conv, ConvGRU, dilated conv, ConvGRU, conv), ``a_t`` a learned
 step, and ``h_0`` produced by a learned initialiser (dilated convolutions) from the SENSE image
-``x_0 = A^H y`` that also starts the iteration (``k_0 = F S x_0``).
+``x_0 = A^H y`` that also starts the iteration (``k_0 = F S x_0``). Optionally (``final_dc``) a
+last learned data-consistency step, see ``mrirecon.nn.common.final_dc``.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from .. import physics
-from .common import from_channels, to_channels
+from .common import final_dc, from_channels, to_channels
 from .rim import RIMBlock
 
 
@@ -24,6 +25,8 @@ class VarNetConfig:
     channels: int = 64
     steps: int = 8
     shared_weights: bool = False
+    final_dc: int = 0  # > 0: CG iterations of the learned data-consistency step at the end
+    final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
 
 
 class StateInitializer(nn.Module):
@@ -50,10 +53,12 @@ class RecurrentVarNet(nn.Module):
         self.blocks = nn.ModuleList(RIMBlock("gru", cfg.channels, in_ch=2) for _ in range(n_blocks))
         self.alpha = nn.Parameter(torch.full((cfg.steps,), 0.5))
         self.init = StateInitializer(cfg.channels)
+        if cfg.final_dc:
+            self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
 
     @property
     def total_steps(self) -> int:
-        return self.cfg.steps
+        return self.cfg.steps + (1 if self.cfg.final_dc else 0)
 
     def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor) -> Iterator[torch.Tensor]:
         x = physics.adjoint(y, sens, mask)
@@ -64,4 +69,7 @@ class RecurrentVarNet(nn.Module):
             image = physics.adjoint(k, sens)
             w, hidden = block(to_channels(image), hidden)
             k = physics.soft_dc(k, y, mask, self.alpha[t]) + physics.forward(from_channels(w), sens)
-            yield physics.adjoint(k, sens)
+            x = physics.adjoint(k, sens)
+            yield x
+        if self.cfg.final_dc:
+            yield final_dc(x, y, sens, mask, self.log_mu, self.cfg.final_dc)

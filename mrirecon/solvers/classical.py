@@ -63,30 +63,10 @@ class CGSense(Method):
 
         y, sens, mask = torch_problem(problem)
         with torch.inference_mode():
-            b = physics.adjoint(y, sens, mask)
-            x = torch.zeros_like(b)
-            r = b.clone()
-            p = r.clone()
-            rr = _dot(r, r)
-            b_norm = rr.clone()
-            for i in range(self.iterations):
-                yield Progress(i, self.iterations, "CG")
-                ap = physics.normal(p, sens, mask) + self.lam * p
-                alpha = rr / _dot(p, ap).clamp_min(1e-30)
-                x = x + _bc(alpha) * p
-                r = r - _bc(alpha) * ap
-                rr_new = _dot(r, r)
-                if bool((rr_new <= self.tol ** 2 * b_norm).all()):
-                    break
-                p = r + _bc(rr_new / rr.clamp_min(1e-30)) * p
-                rr = rr_new
+            x = torch.zeros(y.shape[:-3] + y.shape[-2:], dtype=y.dtype, device=y.device)
+            yield Progress(0, self.iterations, "CG")
+            for i, x in enumerate(physics.tikhonov_cg(y, sens, mask, self.lam, iterations=self.iterations,
+                                                      tol=self.tol)):
+                if i + 1 < self.iterations:
+                    yield Progress(i + 1, self.iterations, "CG")
         return to_output(self, x, problem)
-
-
-def _dot(a, b):
-    """Per-slice real inner product ``Re <a, b>`` over the image axes."""
-    return (a.conj() * b).real.sum(dim=(-2, -1))
-
-
-def _bc(v):
-    return v[..., None, None]
