@@ -4,6 +4,8 @@
 # irim first (the others start from it), recurrentvarnet last (it starts from rim's GRU block).
 # Run in the background:  nohup bash benchmarks/train_cpu.sh rim-mgu rim cirim recurrentvarnet > runs/train_cpu.out 2>&1 &
 # A killed run continues with `mrirecon train NAME --resume --config benchmarks/configs/NAME_cpu.json`.
+# SUFFIX=_dc runs the fine-tunes with the learned final data-consistency step instead
+# (benchmarks/configs/<method>_dc_cpu.json, each from its own shipped weights, into runs/<method>_dc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -11,8 +13,9 @@ REAL=${REAL:-../shared/data/real_t2_brain_4coil.h5}
 real_arg=()
 [ -f "$REAL" ] && real_arg=(--real-scan "$REAL")
 [ $# -gt 0 ] || set -- irim rim-mgu rim cirim recurrentvarnet
+SUFFIX=${SUFFIX:-}
 for m in "$@"; do
   echo "=== $m $(date -u +%FT%TZ)"
-  "$PY" -m mrirecon.cli train "$m" --config "benchmarks/configs/${m}_cpu.json" --out "runs/$m" \
+  "$PY" -m mrirecon.cli train "$m" --config "benchmarks/configs/${m}${SUFFIX}_cpu.json" --out "runs/$m$SUFFIX" \
       --device cpu "${real_arg[@]}"
 done

@@ -263,6 +263,11 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
             cfg = dataclasses.replace(cfg, steps=int(ckpt["steps"]), time_budget_s=0.0)
         log(f"resumed {method} at step {step} from {ckpt_path}")
     elif cfg.init_from:
+        source_card = weights.paths(cfg.init_from, models_dir)[1]
+        if source_card.is_file():  # kept with the run: the source may be overwritten by this run's export
+            history = json.loads(source_card.read_text())
+            history.pop("validation", None)
+            (out / "init_card.json").write_text(json.dumps(history, indent=1))
         copied = warm_start(model, cfg.init_from, models_dir)
         n_all = len(model.state_dict())
         log(f"warm start from {cfg.init_from}: {len(copied)} of {n_all} tensors copied")
@@ -327,7 +332,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
             score = float(np.mean([v["ssim"] for v in val.values()]))
             if score > best:  # export the best validated model (mean SSIM over the validation sets)
                 best = score
-                card = model_card(method, cfg, step, wall, dev, val)
+                card = model_card(method, cfg, step, wall, dev, val, out)
                 weights.save(model, card, models_dir)
                 log(f"  exported weights of step {step} (mean validation SSIM {score:.4f})")
             t_last = time.perf_counter()  # validation time is not training time
@@ -346,8 +351,12 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     return card
 
 
-def model_card(method, cfg: TrainConfig, step, wall, dev, validation) -> dict:
+def model_card(method, cfg: TrainConfig, step, wall, dev, validation, out_dir=None) -> dict:
+    """The JSON card saved next to the weights; a warm-started run carries the card of the model it
+    started from under ``started_from`` (recursively: the whole training history)."""
     hw = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    history = Path(out_dir) / "init_card.json" if out_dir is not None else None
+    started = {"started_from": json.loads(history.read_text())} if history is not None and history.is_file() else {}
     return {
         "method": method, "training_steps": step, "batch_size": cfg.batch_size,
         "wall_time_s": round(wall, 1), "hardware": hw, "precision": cfg.precision,
@@ -356,4 +365,5 @@ def model_card(method, cfg: TrainConfig, step, wall, dev, validation) -> dict:
                          "deformation/coils/SNR/masks 4-10x); ESPIRiT maps",
         "validation": validation, "date": time.strftime("%Y-%m-%d"),
         "code_version": f"mrirecon {__version__} ({_git_commit()})", "torch": torch.__version__,
+        **started,
     }

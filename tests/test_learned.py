@@ -174,7 +174,7 @@ def test_warm_start_copies_matching_tensors(tmp_path):
 
     torch.manual_seed(0)
     src = tiny("irim")
-    weights.save(src, {}, tmp_path)
+    weights.save(src, {"training_steps": 7, "validation": {"x": 1}}, tmp_path)
     cirim = tiny("cirim")
     copied = warm_start(cirim, "irim", tmp_path)
     state = cirim.state_dict()
@@ -190,6 +190,12 @@ def test_warm_start_copies_matching_tensors(tmp_path):
     cfg = _tiny_cfg(2, init_from="irim")
     train("cirim", dataclasses.replace(cfg, model=dict(channels=8, steps=2, cascades=2)), tmp_path / "run",
           models_dir=tmp_path, log=lambda *a: None, stop_at=1)
+    # the source's card (without its validation) is kept with the run for the new card's history
+    history = json.loads((tmp_path / "run" / "init_card.json").read_text())
+    assert history["training_steps"] == 7 and "validation" not in history
+    from mrirecon.training import model_card
+    card = model_card("cirim", cfg, 1, 1.0, torch.device("cpu"), {}, tmp_path / "run")
+    assert card["started_from"]["training_steps"] == 7
 
 
 @pytest.mark.slow

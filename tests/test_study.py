@@ -89,6 +89,12 @@ def test_training_overlap_finds_a_drawn_seed(tmp_path):
                                                     "training": {"data": {"seed": 5, "reuse": 2}}}))
     found = data.training_overlap([drawn, STUDY_SEED], tmp_path)
     assert found["irim"]["overlap"] == [drawn] and found["irim"]["subjects"] == 11
+    # a fine-tuned model: the run it started from counts too
+    (tmp_path / "irim.json").write_text(json.dumps({"training_steps": 4, "batch_size": 1,
+                                                    "training": {"data": {"seed": 9, "reuse": 1}},
+                                                    "started_from": json.loads((tmp_path / "irim.json").read_text())}))
+    found = data.training_overlap([drawn, STUDY_SEED], tmp_path)
+    assert found["irim"]["overlap"] == [drawn] and found["irim"]["subjects"] == 5 + 11
 
 
 def test_report_verdict_follows_the_numbers():

@@ -102,10 +102,14 @@ def training_overlap(seeds, models_dir=None) -> dict:
         if not card_path.is_file():
             continue
         card = json.loads(card_path.read_text())
-        values = card.get("training", {}).get("data", {})
-        known = {f.name for f in dataclasses.fields(DataConfig)}
-        cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known})
-        n_subjects = int(card.get("training_steps", 0)) * int(card.get("batch_size", 1)) // max(cfg.reuse, 1) + 1
-        drawn = {subject(cfg, k)[1] for k in range(n_subjects)}
+        n_subjects, drawn = 0, set()
+        while card:  # this training and every run it was warm-started from
+            values = card.get("training", {}).get("data", {})
+            known = {f.name for f in dataclasses.fields(DataConfig)}
+            cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known})
+            n = int(card.get("training_steps", 0)) * int(card.get("batch_size", 1)) // max(cfg.reuse, 1) + 1
+            drawn |= {subject(cfg, k)[1] for k in range(n)}
+            n_subjects += n
+            card = card.get("started_from")
         out[name] = {"subjects": n_subjects, "overlap": sorted(seeds & drawn)}
     return out
