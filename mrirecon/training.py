@@ -89,11 +89,15 @@ def step_weights(n: int) -> list[float]:
 
 
 def loss_fn(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-    dr = target.flatten(1).amax(1)
-    total = 0.0
-    for w, out in zip(step_weights(len(outputs)), outputs):
-        out = out.float()
-        total = total + w * (F.l1_loss(out, target) + 1 - ssim_torch(out, target, dr))
+    """Always in float32, also inside an autocast region: SSIM's ``E[x^2] - E[x]^2`` in bfloat16
+    cancels catastrophically (SSIM > 1 on near-identical images)."""
+    with torch.autocast(target.device.type, enabled=False):
+        target = target.float()
+        dr = target.flatten(1).amax(1)
+        total = 0.0
+        for w, out in zip(step_weights(len(outputs)), outputs):
+            out = out.float()
+            total = total + w * (F.l1_loss(out, target) + 1 - ssim_torch(out, target, dr))
     return total
 
 

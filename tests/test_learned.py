@@ -237,3 +237,14 @@ def test_registry_lists_every_model_without_importing_torch():
     assert list(LEARNED) == list(MODELS)
     code = "import sys, mrirecon; from mrirecon import solvers; n = solvers.names(); assert 'torch' not in sys.modules, n"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loss_is_float32_inside_autocast():
+    """The training step runs under bf16 autocast; the loss (SSIM's variances) must not."""
+    torch.manual_seed(0)
+    target = torch.rand(2, 48, 48) * 0.2 + 1.0
+    outs = [target + 0.01 * torch.randn_like(target) for _ in range(3)]
+    plain = loss_fn(outs, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = loss_fn(outs, target)
+    assert torch.allclose(inside, plain, atol=1e-6) and 0 < float(plain) < 0.1
