@@ -47,8 +47,8 @@ class CGSense(Method):
     """Least-squares SENSE, ``min ||A x - y||^2 + lam ||x||^2``, by conjugate gradients.
 
     CG is stopped early (6 iterations by default): at 4x the noise amplification grows with every
-    further iteration (measured on the shared real scan and the samples: SSIM 0.71 at 5
-    iterations, 0.60 at 20 on the real scan, 0.71 vs 0.32 on the FLAIR sample).
+    further iteration (shared real scan, equispaced 4x, cropped ESPIRiT maps: SSIM 0.824 at 6 and
+    10 iterations, 0.770 at 20, 0.715 at 40; with uncropped maps 0.71 at 5 and 0.60 at 20).
     """
 
     description = "CG-SENSE (least squares, Tikhonov 1e-3, early-stopped CG: 6 iterations)"
