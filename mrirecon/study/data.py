@@ -89,6 +89,15 @@ def write_prospective(spec: StudySpec, path) -> dict:
             "pattern": mask, "lesion_mask": acq.lesion_mask, "path": str(path)}
 
 
+def history(card: dict) -> list[dict]:
+    """A model card and the cards of the runs it was warm-started from (``started_from``), newest first."""
+    out = []
+    while card:
+        out.append(card)
+        card = card.get("started_from")
+    return out
+
+
 def training_overlap(seeds, models_dir=None) -> dict:
     """For every shipped model: how many subject seeds its training drew, and which of ``seeds``
     were among them (expected: none)."""
@@ -103,13 +112,12 @@ def training_overlap(seeds, models_dir=None) -> dict:
             continue
         card = json.loads(card_path.read_text())
         n_subjects, drawn = 0, set()
-        while card:  # this training and every run it was warm-started from
-            values = card.get("training", {}).get("data", {})
+        for run in history(card):  # this training and every run it was warm-started from
+            values = run.get("training", {}).get("data", {})
             known = {f.name for f in dataclasses.fields(DataConfig)}
             cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known})
-            n = int(card.get("training_steps", 0)) * int(card.get("batch_size", 1)) // max(cfg.reuse, 1) + 1
+            n = int(run.get("training_steps", 0)) * int(run.get("batch_size", 1)) // max(cfg.reuse, 1) + 1
             drawn |= {subject(cfg, k)[1] for k in range(n)}
             n_subjects += n
-            card = card.get("started_from")
         out[name] = {"subjects": n_subjects, "overlap": sorted(seeds & drawn)}
     return out

@@ -5,10 +5,12 @@ import math
 
 import numpy as np
 
+from .data import history
 from .experiments import BART_LAMBDA, BART_LAMBDAS
 
 LEARNED = ("rim", "rim-mgu", "irim", "cirim", "recurrentvarnet")
 CS = "cs-l1"
+
 
 
 def fmt(v, nd: int = 3) -> str:
@@ -173,9 +175,12 @@ def compose(spec, env, methods, sim_names, volumes, quality, timing, lesions, pr
           ""]
     if cards:
         L += ["Models used (from their model cards in `models/`):", "",
-              table(["method", "training steps", "batch", "wall time", "hardware", "warm start"],
-                    [[m, fmt(c.get("training_steps")), fmt(c.get("batch_size")), f"{c.get('wall_time_s', 0) / 60:.0f} min",
-                      c.get("hardware", "?"), c.get("training", {}).get("init_from") or "–"] for m, c in cards.items()]), ""]
+              table(["method", "training runs", "steps (all runs)", "batch (last run)", "wall time (all runs)",
+                     "hardware", "first run warm-started from"],
+                    [[m, fmt(len(h)), fmt(sum(int(r.get("training_steps", 0)) for r in h)), fmt(c.get("batch_size")),
+                      f"{sum(float(r.get('wall_time_s', 0)) for r in h) / 60:.0f} min", c.get("hardware", "?"),
+                      h[-1].get("training", {}).get("init_from") or "–"]
+                     for m, c in cards.items() for h in [history(c)]]), ""]
 
     L += ["## 1. Cell efficiency", "",
           "Means over the simulated volumes (" + ", ".join(sim_names) + "); parameters of the learned networks; "
@@ -241,8 +246,9 @@ def differences(quality, timing, labels, learned, sim_names, cards) -> list[str]
                   and (r["ssim"] < mean_of(quality, "ssim", data="real-t2", mask=r["mask"], method=CS)
                        or r["psnr"] < mean_of(quality, "psnr", data="real-t2", mask=r["mask"], method=CS))]
     if worse or worse_real:
-        steps = ", ".join(f"`{m}` {c.get('training_steps', 0):,} steps / {c.get('wall_time_s', 0) / 60:.0f} min"
-                          for m, c in cards.items())
+        steps = ", ".join(f"`{m}` {sum(int(r.get('training_steps', 0)) for r in h):,} steps / "
+                          f"{sum(float(r.get('wall_time_s', 0)) for r in h) / 60:.0f} min"
+                          for m, c in cards.items() for h in [history(c)])
         out.append(f"- Learned methods fall below `{CS}` in {len(worse)} of {len(learned) * len(labels) * 2} "
                    f"(method, mask, metric) cells on the simulated volumes"
                    + (f" and in {len(worse_real)} of {len(learned) * len(labels)} (method, mask) cases on the real scan" if
