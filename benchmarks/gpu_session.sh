@@ -17,7 +17,9 @@ METHODS=${METHODS:-irim}  # each trains for the time_budget_s of benchmarks/conf
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/checks.txt"
 python3 -m pytest -q -p no:cacheprovider tests/test_physics.py tests/test_fft.py 2>&1 | tail -3 | tee -a "$OUT/checks.txt"
 python3 benchmarks/gpu_checks.py --real .data/real_t2_brain_4coil.h5 2>&1 | tee -a "$OUT/checks.txt"
+mkdir -p "$OUT/models"
 for METHOD in $METHODS; do
+    cp "models/$METHOD.safetensors" "models/$METHOD.json" "$OUT/models/"  # the configs warm-start from it
     python3 -m mrirecon.cli train "$METHOD" --device cuda --config "benchmarks/configs/${METHOD}_gpu.json" \
         --out "$OUT/run_$METHOD" --models-dir "$OUT/models" --real-scan .data/real_t2_brain_4coil.h5 2>&1 | tee "$OUT/train_$METHOD.log"
 done
