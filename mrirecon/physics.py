@@ -59,6 +59,11 @@ def soft_dc_image(x: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: to
     return x - weight * gradient(x, y, sens, mask)
 
 
+def support(sens: torch.Tensor) -> torch.Tensor:
+    """Pixels the sensitivity maps cover ``(..., H, W)`` (all of them for uncropped maps)."""
+    return (sens.abs() ** 2).sum(dim=-3) > 0
+
+
 def residual_image(x: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Data-consistency residual back in image space, ``RSS_c(F^-1 M (F S x - y))``: a trust signal
     for data without a reference."""
@@ -72,17 +77,17 @@ def normal(x: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor) -> torch.Ten
 
 
 def tikhonov_cg(y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, mu, prior: torch.Tensor | None = None,
-                x0: torch.Tensor | None = None, iterations: int = 10, tol: float = 0.0):
+                iterations: int = 10, tol: float = 0.0):
     """Conjugate gradients on ``min_x ||A x - y||^2 + mu ||x - prior||^2`` (``prior=None``: 0),
     i.e. ``(A^H A + mu I) x = A^H y + mu prior``, per image of the batch; yields every iterate.
 
-    Starts from ``x0`` (default: ``prior``, else 0). Differentiable in ``mu``, ``prior`` and ``x0``;
-    stops early when every residual norm falls below ``tol`` times that of the right-hand side.
+    Starts from ``prior`` (else 0). Differentiable in ``mu`` and ``prior``; stops early when every
+    residual norm falls below ``tol`` times that of the right-hand side.
     """
     b = adjoint(y, sens, mask)
     if prior is not None:
         b = b + mu * prior
-    x = (prior if prior is not None else torch.zeros_like(b)) if x0 is None else x0
+    x = prior if prior is not None else torch.zeros_like(b)
     r = b - (normal(x, sens, mask) + mu * x)
     p = r
     rr = _dot(r, r)

@@ -20,7 +20,7 @@ def data_scale(y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor) -> torch
     """Per-sample normaliser ``(B,)``: the 99th percentile of the zero-filled SENSE image over the
     pixels the sensitivity maps cover (all of them for uncropped maps)."""
     x0 = physics.adjoint(y, sens, mask).abs().flatten(1)
-    covered = (sens.abs() ** 2).sum(-3).flatten(1).expand_as(x0) > 0
+    covered = physics.support(sens).flatten(1).expand_as(x0)
     out = []
     for values, inside in zip(x0, covered):
         values = values[inside] if bool(inside.any()) else values
@@ -36,7 +36,7 @@ def final_dc(x: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: torch.T
     data-consistency layer of MoDL, Aggarwal et al. 2019), by ``iterations`` of conjugate gradients.
     Exact where the data determine the image, the network's where they do not; outside the maps'
     support (cropped ESPIRiT maps) the object is zero by the model."""
-    prior = x * ((sens.abs() ** 2).sum(-3) > 0)
+    prior = x * physics.support(sens)
     for x in physics.tikhonov_cg(y, sens, mask, log_mu.float().exp(), prior=prior, iterations=iterations):
         pass
     return x
