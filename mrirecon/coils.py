@@ -3,7 +3,8 @@
 Maps are normalised to unit root-sum-of-squares. ESPIRiT maps are zero where the ESPIRiT
 eigenvalue is below ``CROP`` (outside the object): the support constraint removes the background
 from the unknowns, which is worth +1.9 dB PSNR / +0.05 SSIM to CS-L1 at equispaced 4x on the
-shared real scan and helps every mask tried (2x-12x, benchmarks/crop_maps.py). Outputs still
+shared real scan and helps CG-SENSE and CS-L1 at every mask tried (2x-12x,
+benchmarks/crop_maps.py; the shipped irim too, except -0.006 SSIM / -0.17 dB at equispaced 8x). Outputs still
 match the RSS reference's background through ``rss_floor`` (GUIDE §9). ``crop=0`` gives maps of
 unit RSS everywhere (``|SENSE image| ~ RSS image`` even for fully sampled data). Their phase is
 aligned to the low-resolution image (``s_c -> s_c e^{i phase(x_lowres)}``), which makes SENSE
