@@ -194,16 +194,24 @@ def _espirit_slice(k, region, kernel: int, threshold: float, crop: float = 0.0):
     gram = gram.permute(2, 3, 0, 1)  # (h, w, C, C)
     v = low.permute(1, 2, 0).unsqueeze(-1)  # (h, w, C, 1)
     for _ in range(POWER_ITERATIONS):
-        v = v / torch.linalg.vector_norm(v, dim=-2, keepdim=True).clamp_min(1e-30)
+        v = v / _coil_norm(v).clamp_min(1e-30)
         v = gram @ v
-    eigenvalue = torch.linalg.vector_norm(v, dim=-2)[..., 0]  # (h, w), of the normalised v
-    v = v / torch.linalg.vector_norm(v, dim=-2, keepdim=True).clamp_min(1e-30)
+    norm = _coil_norm(v)
+    eigenvalue = norm[..., 0, 0]  # (h, w), of the normalised v
+    v = v / norm.clamp_min(1e-30)
     maps = v[..., 0].permute(2, 0, 1)  # (C, h, w), unit norm per pixel
     # phase: align to the low-resolution image (see module docstring)
     ref = (maps * low.conj()).sum(0)
     if min(calib.shape[1] / kh, calib.shape[2] / kw) < CROP_MIN_CALIB:
         crop = 0.0  # too few calibration rows for a trustworthy eigenvalue map: keep every pixel
     return maps * (torch.sgn(ref).conj() * (eigenvalue >= crop))
+
+
+def _coil_norm(v):
+    """Euclidean norm over the coil axis of ``(h, w, C, 1)``, kept as ``(h, w, 1, 1)``. Written out:
+    ``torch.linalg.vector_norm`` over this short complex axis took 15-30 ms per call on 256^2
+    (torch 2.13, CPU), 10-30x longer, and the power iteration calls it 13 times per slice."""
+    return (v.real.square() + v.imag.square()).sum(-2, keepdim=True).sqrt()
 
 
 def _upsample(x, h: int, w: int):
