@@ -79,12 +79,15 @@ def normal(x: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor) -> torch.Ten
 def tikhonov_cg(y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, mu, prior: torch.Tensor | None = None,
                 iterations: int = 10, tol: float = 0.0):
     """Conjugate gradients on ``min_x ||A x - y||^2 + mu ||x - prior||^2`` (``prior=None``: 0),
-    i.e. ``(A^H A + mu I) x = A^H y + mu prior``, per image of the batch; yields every iterate.
+    i.e. ``(A^H A + mu I) x = A^H y + mu prior``, per image of the batch (``mu`` a number or one
+    per image, ``(B,)``); yields every iterate.
 
     Starts from ``prior`` (else 0). Differentiable in ``mu`` and ``prior``; stops early when every
     residual norm falls below ``tol`` times that of the right-hand side.
     """
     b = adjoint(y, sens, mask)
+    if torch.is_tensor(mu) and mu.ndim == 1:  # one weight per image of the batch
+        mu = _bc(mu)
     if prior is not None:
         b = b + mu * prior
     x = prior if prior is not None else torch.zeros_like(b)

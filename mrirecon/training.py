@@ -47,6 +47,8 @@ class TrainConfig:
     val_size: int = 256  # matrix of the validation slices
     time_budget_s: float = 0.0  # > 0: at the end of warm-up, set `steps` to fill this wall time
     init_from: str = ""  # warm start (fresh runs only): a trained method in models_dir, see warm_start
+    dc_lr: float = 0.0  # > 0: peak learning rate of the final data-consistency weights (log_mu, mu_noise)
+    trainable: str = "all"  # all | final_dc (the network frozen: only its data-consistency weights learn)
 
 
 def load_config(path=None, **overrides) -> TrainConfig:
@@ -116,6 +118,31 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup
     t = (step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1)
     return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+DC_PARAMETERS = ("log_mu", "mu_noise")  # the learned final data-consistency step (mrirecon.nn.common)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters (``cfg.trainable``). The final data-consistency weights
+    get their own group when ``cfg.dc_lr`` is set: they are a few scalars on a log scale that need
+    steps of order 1, which Adam at a network's learning rate (~1e-4 per step) takes thousands of
+    steps to make. Both groups follow the same warm-up and cosine schedule (``lr_scale``)."""
+    if cfg.trainable not in ("all", "final_dc"):
+        raise ValueError(f"trainable must be all or final_dc, got {cfg.trainable!r}")
+    dc, rest = [], []
+    for name, p in model.named_parameters():
+        is_dc = name.rsplit(".", 1)[-1] in DC_PARAMETERS
+        if cfg.trainable == "final_dc" and not is_dc:
+            p.requires_grad_(False)
+            continue
+        (dc if is_dc and cfg.dc_lr > 0 else rest).append(p)
+    if not dc and not rest:
+        raise ValueError(f"trainable={cfg.trainable!r}: {model.name} has no final data-consistency step "
+                         "(set final_dc in the model config)")
+    groups = [{"params": ps, "lr_scale": scale} for ps, scale in
+              ((rest, 1.0), (dc, cfg.dc_lr / cfg.lr)) if ps]
+    return torch.optim.Adam(groups, lr=cfg.lr)
 
 
 def _git_commit() -> str:
@@ -254,7 +281,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     amp = resolve_precision(cfg.precision, dev)
     if amp is not None:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = make_optimizer(model, cfg)
     ckpt_path = out / "checkpoint.pt"
     step, wall, best = 0, 0.0, -float("inf")
     if resume and ckpt_path.exists():
@@ -293,7 +320,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     while step < min(cfg.steps, stop_at or cfg.steps):
         batch = {k: v.to(dev, non_blocking=True) for k, v in next(batches).items()}
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr_at(step, cfg) * g.get("lr_scale", 1.0)
         with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
             scale, gen = (net.module if world > 1 else net).normalised_steps(
                 batch["kspace"], batch["mask"].unsqueeze(1), batch["sens"], batch["noise_var"])

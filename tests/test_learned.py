@@ -98,6 +98,49 @@ def test_final_data_consistency_step(name, batch, small_acq):
     assert (last - image).abs().max() < 0.05 * (x_net - image).abs().max()
 
 
+def test_noise_adaptive_data_consistency_weight(batch):
+    """``final_dc_noise``: ``mu = exp(log_mu) (noise_var / NOISE_REF)^mu_noise`` per sample; with
+    the exponent at its initial 0 the model equals the constant-weight one, and the exponent
+    receives a gradient."""
+    from mrirecon.nn.common import NOISE_REF, dc_weight
+
+    log_mu = torch.tensor(0.5).log()
+    nv = torch.tensor([NOISE_REF, 4 * NOISE_REF])
+    assert torch.allclose(dc_weight(log_mu, torch.tensor(0.5), nv), torch.tensor([0.5, 1.0]))
+    assert torch.allclose(dc_weight(log_mu, torch.tensor(1.0), nv), torch.tensor([0.5, 2.0]))
+    assert torch.allclose(dc_weight(log_mu, torch.tensor(1.0), None), torch.tensor(0.5))
+    torch.manual_seed(0)
+    plain = tiny("irim", final_dc=4)
+    torch.manual_seed(0)
+    adaptive = tiny("irim", final_dc=4, final_dc_noise=True)
+    y, m, s, nv = batch
+    assert torch.equal(plain(y, m, s, nv), adaptive(y, m, s, nv).detach())
+    adaptive(y, m, s, nv * 3).mean().backward()
+    assert adaptive.net.mu_noise.grad is not None and adaptive.net.mu_noise.grad != 0
+    with torch.no_grad():
+        adaptive.net.mu_noise.fill_(1.0)
+        assert not torch.equal(plain(y, m, s, nv * 3), adaptive(y, m, s, nv * 3))
+
+
+def test_training_only_the_data_consistency_weights(tmp_path):
+    """``trainable="final_dc"``: the network stays as it was, the weights of the final step move,
+    at ``dc_lr``."""
+    torch.manual_seed(0)
+    start = tiny("irim", final_dc=3, final_dc_noise=True)
+    original = {k: v.clone() for k, v in start.state_dict().items()}
+    weights.save(start, {}, tmp_path / "models")
+    cfg = _tiny_cfg(4, dc_lr=0.1, trainable="final_dc", init_from="irim")
+    cfg.model.update(final_dc=3, final_dc_noise=True)
+    train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lambda *a: None)
+    after = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    changed = {k for k in after if not torch.equal(after[k], original[k])}
+    assert changed == {"net.log_mu", "net.mu_noise"}, changed
+    assert abs(float(after["net.log_mu"] - original["net.log_mu"])) > 0.05  # Adam at 0.1, not lr 3e-3
+    with pytest.raises(ValueError, match="no final data-consistency step"):
+        train("irim", _tiny_cfg(2, trainable="final_dc"), tmp_path / "x", models_dir=tmp_path / "y",
+              log=lambda *a: None)
+
+
 def test_save_load_round_trip(tmp_path, batch):
     torch.manual_seed(0)
     model = tiny("irim", final_dc=4).eval()

@@ -62,7 +62,7 @@ class Reconstructor(nn.Module):
         n_coils = y.shape[-3]
 
         def gen():
-            for x in self.net.steps(yn, mask, sens):
+            for x in self.net.steps(yn, mask, sens, nv):
                 self.last_estimate = x.detach() * scale.view(-1, 1, 1)  # complex, input scale
                 yield x.abs() if nv is None else rss_floor(x, nv, n_coils)
 

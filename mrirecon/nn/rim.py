@@ -18,7 +18,7 @@ from torch import nn
 
 from .. import physics
 from .cells import CELLS
-from .common import final_dc, from_channels, to_channels
+from .common import dc_weight, final_dc, from_channels, to_channels
 
 
 @dataclass
@@ -30,6 +30,7 @@ class RIMConfig:
     dc: str = "implicit"  # implicit | explicit (CIRIM)
     final_dc: int = 0  # > 0: CG iterations of the learned Tikhonov data-consistency step at the end
     final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
+    final_dc_noise: bool = False  # its weight follows the noise level with a learned exponent (dc_weight)
 
 
 class RIMBlock(nn.Module):
@@ -72,12 +73,14 @@ class RIM(nn.Module):
             raise ValueError(f"dc must be implicit or explicit, got {cfg.dc!r}")
         if cfg.final_dc:
             self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
+        self.mu_noise = nn.Parameter(torch.zeros(())) if cfg.final_dc and cfg.final_dc_noise else None
 
     @property
     def total_steps(self) -> int:
         return self.cfg.steps * self.cfg.cascades + (1 if self.cfg.final_dc else 0)
 
-    def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor) -> Iterator[torch.Tensor]:
+    def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor,
+              noise_var: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         """Yield the complex estimate ``(B, H, W)`` after every time step of every cascade."""
         x = physics.adjoint(y, sens, mask)
         xc = to_channels(x)
@@ -93,4 +96,4 @@ class RIM(nn.Module):
                     xc = to_channels(x)
                 yield x
         if self.cfg.final_dc:
-            yield final_dc(x, y, sens, mask, self.log_mu, self.cfg.final_dc)
+            yield final_dc(x, y, sens, mask, dc_weight(self.log_mu, self.mu_noise, noise_var), self.cfg.final_dc)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .. import physics
-from .common import final_dc, from_channels, to_channels
+from .common import dc_weight, final_dc, from_channels, to_channels
 from .rim import RIMBlock
 
 
@@ -27,6 +27,7 @@ class VarNetConfig:
     shared_weights: bool = False
     final_dc: int = 0  # > 0: CG iterations of the learned data-consistency step at the end
     final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
+    final_dc_noise: bool = False  # its weight follows the noise level with a learned exponent (dc_weight)
 
 
 class StateInitializer(nn.Module):
@@ -55,12 +56,14 @@ class RecurrentVarNet(nn.Module):
         self.init = StateInitializer(cfg.channels)
         if cfg.final_dc:
             self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
+        self.mu_noise = nn.Parameter(torch.zeros(())) if cfg.final_dc and cfg.final_dc_noise else None
 
     @property
     def total_steps(self) -> int:
         return self.cfg.steps + (1 if self.cfg.final_dc else 0)
 
-    def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor) -> Iterator[torch.Tensor]:
+    def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor,
+              noise_var: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         x = physics.adjoint(y, sens, mask)
         hidden = self.init(to_channels(x))
         k = physics.forward(x, sens)
@@ -72,4 +75,4 @@ class RecurrentVarNet(nn.Module):
             x = physics.adjoint(k, sens)
             yield x
         if self.cfg.final_dc:
-            yield final_dc(x, y, sens, mask, self.log_mu, self.cfg.final_dc)
+            yield final_dc(x, y, sens, mask, dc_weight(self.log_mu, self.mu_noise, noise_var), self.cfg.final_dc)
