@@ -7,9 +7,9 @@
 # SUFFIX=_dc runs the fine-tunes with the learned final data-consistency step instead
 # (benchmarks/configs/<method>_dc_cpu.json, each from its own shipped weights, into runs/<method>_dc).
 # SUFFIX=_fov: fine-tunes on whole 256^2 slices (crop 0: background, cropped maps and the real
-# aliasing geometry, which 96^2 patches lack) with the noise-following data-consistency weight.
-# irim's own recipe (session 4): irim_fov (70 min, all weights) then irim_mu (the DC weights only):
-#   mrirecon train irim --config benchmarks/configs/irim_fov_cpu.json --out runs/irim_fov --models-dir DIR
+# aliasing geometry, which 96^2 patches lack); irim_fov_cpu.json is irim's 70-minute version.
+# irim_mu_cpu.json trains only the noise-following data-consistency weight on top (not shipped,
+# see README "Learned solvers").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
