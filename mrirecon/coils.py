@@ -4,8 +4,8 @@ Maps are normalised to unit root-sum-of-squares. ESPIRiT maps are zero where the
 eigenvalue is below ``CROP`` (outside the object): the support constraint removes the background
 from the unknowns, which is worth +1.9 dB PSNR / +0.05 SSIM to CS-L1 at equispaced 4x on the
 shared real scan and helps CG-SENSE and CS-L1 at every mask tried (2x-12x,
-benchmarks/crop_maps.py; the shipped irim too, except -0.006 SSIM / -0.17 dB at equispaced 8x). Outputs still
-match the RSS reference's background through ``rss_floor`` (GUIDE §9). ``crop=0`` gives maps of
+benchmarks/crop_maps.py; the irim of that run too, except -0.006 SSIM / -0.17 dB at equispaced
+8x). Outputs still match the RSS reference's background through ``rss_floor`` (GUIDE §9). ``crop=0`` gives maps of
 unit RSS everywhere (``|SENSE image| ~ RSS image`` even for fully sampled data). Their phase is
 aligned to the low-resolution image (``s_c -> s_c e^{i phase(x_lowres)}``), which makes SENSE
 images nearly real and free of the phase singularities of "relative to coil 0" normalisation.
@@ -194,9 +194,9 @@ def _espirit_slice(k, region, kernel: int, threshold: float, crop: float = 0.0):
     gram = gram.permute(2, 3, 0, 1)  # (h, w, C, C)
     v = low.permute(1, 2, 0).unsqueeze(-1)  # (h, w, C, 1)
     for _ in range(POWER_ITERATIONS):
-        v = v / _coil_norm(v).clamp_min(1e-30)
+        v = v / rss(v, axis=-2).unsqueeze(-2).clamp_min(1e-30)
         v = gram @ v
-    norm = _coil_norm(v)
+    norm = rss(v, axis=-2).unsqueeze(-2)  # (h, w, 1, 1); not torch.linalg.vector_norm: 10-30x slower here
     eigenvalue = norm[..., 0, 0]  # (h, w), of the normalised v
     v = v / norm.clamp_min(1e-30)
     maps = v[..., 0].permute(2, 0, 1)  # (C, h, w), unit norm per pixel
@@ -205,13 +205,6 @@ def _espirit_slice(k, region, kernel: int, threshold: float, crop: float = 0.0):
     if min(calib.shape[1] / kh, calib.shape[2] / kw) < CROP_MIN_CALIB:
         crop = 0.0  # too few calibration rows for a trustworthy eigenvalue map: keep every pixel
     return maps * (torch.sgn(ref).conj() * (eigenvalue >= crop))
-
-
-def _coil_norm(v):
-    """Euclidean norm over the coil axis of ``(h, w, C, 1)``, kept as ``(h, w, 1, 1)``. Written out:
-    ``torch.linalg.vector_norm`` over this short complex axis took 15-30 ms per call on 256^2
-    (torch 2.13, CPU), 10-30x longer, and the power iteration calls it 13 times per slice."""
-    return (v.real.square() + v.imag.square()).sum(-2, keepdim=True).sqrt()
 
 
 def _upsample(x, h: int, w: int):

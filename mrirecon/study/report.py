@@ -12,6 +12,12 @@ LEARNED = ("rim", "rim-mgu", "irim", "cirim", "recurrentvarnet")
 CS = "cs-l1"
 
 
+def totals(card: dict) -> tuple[int, int, float]:
+    """(training runs, steps, wall minutes) of a model over its whole history (``started_from``)."""
+    runs = history(card)
+    return (len(runs), sum(int(r.get("training_steps", 0)) for r in runs),
+            sum(float(r.get("wall_time_s", 0)) for r in runs) / 60)
+
 
 def fmt(v, nd: int = 3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -177,10 +183,9 @@ def compose(spec, env, methods, sim_names, volumes, quality, timing, lesions, pr
         L += ["Models used (from their model cards in `models/`):", "",
               table(["method", "training runs", "steps (all runs)", "batch (last run)", "wall time (all runs)",
                      "hardware", "first run warm-started from"],
-                    [[m, fmt(len(h)), fmt(sum(int(r.get("training_steps", 0)) for r in h)), fmt(c.get("batch_size")),
-                      f"{sum(float(r.get('wall_time_s', 0)) for r in h) / 60:.0f} min", c.get("hardware", "?"),
-                      h[-1].get("training", {}).get("init_from") or "–"]
-                     for m, c in cards.items() for h in [history(c)]]), ""]
+                    [[m, fmt(runs), fmt(steps), fmt(c.get("batch_size")), f"{minutes:.0f} min", c.get("hardware", "?"),
+                      history(c)[-1].get("training", {}).get("init_from") or "–"]
+                     for m, c in cards.items() for runs, steps, minutes in [totals(c)]]), ""]
 
     L += ["## 1. Cell efficiency", "",
           "Means over the simulated volumes (" + ", ".join(sim_names) + "); parameters of the learned networks; "
@@ -246,9 +251,8 @@ def differences(quality, timing, labels, learned, sim_names, cards) -> list[str]
                   and (r["ssim"] < mean_of(quality, "ssim", data="real-t2", mask=r["mask"], method=CS)
                        or r["psnr"] < mean_of(quality, "psnr", data="real-t2", mask=r["mask"], method=CS))]
     if worse or worse_real:
-        steps = ", ".join(f"`{m}` {sum(int(r.get('training_steps', 0)) for r in h):,} steps / "
-                          f"{sum(float(r.get('wall_time_s', 0)) for r in h) / 60:.0f} min"
-                          for m, c in cards.items() for h in [history(c)])
+        steps = ", ".join(f"`{m}` {n:,} steps / {minutes:.0f} min"
+                          for m, c in cards.items() for _, n, minutes in [totals(c)])
         out.append(f"- Learned methods fall below `{CS}` in {len(worse)} of {len(learned) * len(labels) * 2} "
                    f"(method, mask, metric) cells on the simulated volumes"
                    + (f" and in {len(worse_real)} of {len(learned) * len(labels)} (method, mask) cases on the real scan" if
