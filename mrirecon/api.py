@@ -30,6 +30,9 @@ def make_problem(kspace, mask=None, sens=None, device: str = "auto", need_sens: 
     the sampled points are the non-zeros of the data). Sensitivities are estimated when needed and
     not given.
     """
+    from .runtime import tune_malloc
+
+    tune_malloc()
     k = check_kspace(kspace, source)
     if k.ndim == 3:
         raise InputError(f"expected (slices, coils, H, W), got {k.shape}", source)

@@ -54,7 +54,9 @@ class IndRNN(nn.Module):
         self.u = nn.Parameter(torch.empty(hidden).uniform_(0.0, 1.0))
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.w(x) + self.u.view(1, -1, 1, 1) * h)
+        # in place on the fresh convolution output: one 16 MB temporary less per call at 256²
+        # (autograd-safe: neither the convolution nor addcmul needs that tensor for backward)
+        return self.w(x).addcmul_(self.u.view(1, -1, 1, 1), h).relu_()
 
 
 CELLS = {"gru": ConvGRU, "mgu": MGU, "indrnn": IndRNN}

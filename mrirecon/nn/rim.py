@@ -53,9 +53,9 @@ class RIMBlock(nn.Module):
 
     def forward(self, inp: torch.Tensor, hidden: list[torch.Tensor]):
         """One time step on real-channel tensors; returns (output, new hidden)."""
-        a = torch.relu(self.conv_in(inp))
+        a = self.conv_in(inp).relu_()
         h1 = self.cell1(a, hidden[0])
-        a = torch.relu(self.conv_mid(h1))
+        a = self.conv_mid(h1).relu_()
         h2 = self.cell2(a, hidden[1])
         return self.conv_out(h2), [h1, h2]
 
