@@ -102,12 +102,9 @@ def slab(n_slices: int, size: int, rng, gap_mm: float = 5.0, fov_mm: float = 240
     stack = {k: vol[k][z] for k in CHANNELS}
     stack["lesions"] = labels.astype(np.float32)
     # square canvas of fov_mm at 1 mm, then the geometric transform, then resampling
-    rows, cols = stack["gm"].shape[1:]
+    # (a field of view smaller than the template's 233 mm rows crops its empty margin)
     canvas = int(round(fov_mm))
-    pad = [(0, 0), ((canvas - rows) // 2, canvas - rows - (canvas - rows) // 2),
-           ((canvas - cols) // 2, canvas - cols - (canvas - cols) // 2)]
-    stack = {k: np.pad(v, [(a, max(b, 0)) for a, b in pad], constant_values=PAD.get(k, 0.0))[:, :canvas, :canvas]
-             for k, v in stack.items()}
+    stack = {k: _fit(v, canvas, PAD.get(k, 0.0)) for k, v in stack.items()}
     coords = _sampling_grid(canvas, size, rng, deform)
     out = {}
     for k, v in stack.items():
@@ -118,6 +115,18 @@ def slab(n_slices: int, size: int, rng, gap_mm: float = 5.0, fov_mm: float = 240
     lab = out.pop("lesions").astype(np.uint8)
     return Slab(channels={k: v.astype(np.float32) for k, v in out.items()}, lesions=lab,
                 z_mm=[float(v - Z_ORIGIN) for v in z], voxel_mm=fov_mm / size)
+
+
+def _fit(v: np.ndarray, n: int, fill: float) -> np.ndarray:
+    """Centre ``(K, rows, cols)`` on an ``n x n`` canvas: pad with ``fill`` or crop."""
+    out = np.full((v.shape[0], n, n), fill, v.dtype)
+    src, dst = [slice(None)], [slice(None)]
+    for size in v.shape[1:]:
+        offset = (n - size) // 2
+        src.append(slice(max(-offset, 0), max(-offset, 0) + min(size, n)))
+        dst.append(slice(max(offset, 0), max(offset, 0) + min(size, n)))
+    out[tuple(dst)] = v[tuple(src)]
+    return out
 
 
 def _sampling_grid(canvas: int, size: int, rng, deform: bool) -> np.ndarray:

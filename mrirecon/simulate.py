@@ -45,6 +45,7 @@ class SimConfig:
     snr: float = 30.0  # mean brain signal / noise std of a SENSE-combined image
     gap_mm: float = 5.0
     deform: bool = True
+    fov_mm: float = 240.0  # square field of view; the head (about 165 x 200 mm with scalp) fills more of a smaller one
 
     def check(self) -> "SimConfig":
         if self.contrast not in CONTRASTS:
@@ -55,6 +56,8 @@ class SimConfig:
                 raise InputError(f"{name} must be >= {lo}, got {getattr(self, name)}", "simulate")
         if not self.snr > 0:
             raise InputError(f"snr must be > 0, got {self.snr}", "simulate")
+        if not 150 <= self.fov_mm <= 400:
+            raise InputError(f"fov_mm must be within 150-400 mm, got {self.fov_mm}", "simulate")
         return self
 
 
@@ -73,7 +76,7 @@ def simulate(cfg: SimConfig) -> Acquisition:
     """One simulated volume (K slices) for ``cfg``."""
     cfg.check()
     rng = np.random.default_rng(cfg.seed)
-    slab = anatomy.slab(cfg.slices, cfg.size, rng, gap_mm=cfg.gap_mm, lesions=cfg.lesions,
+    slab = anatomy.slab(cfg.slices, cfg.size, rng, gap_mm=cfg.gap_mm, fov_mm=cfg.fov_mm, lesions=cfg.lesions,
                         deform=cfg.deform)
     magnitude = contrast_image(slab, cfg.contrast, rng)
     image = (magnitude * np.exp(1j * smooth_phase(magnitude.shape, rng))).astype(np.complex64)

@@ -33,6 +33,9 @@ class DataConfig:
     seed: int = 0
     coil_group: int = 1  # consecutive samples sharing a coil count (= batch size, so batches stack)
     reuse: int = 1  # consecutive samples drawn (other crop, mask) from one simulated subject
+    # field of view (mm) per subject, uniform in the range: below 240 the head fills more of the
+    # image, as in tight clinical FOVs (the shared real scan: the head spans its whole height)
+    fov_mm: tuple[float, float] = (240.0, 240.0)
 
 
 @dataclass
@@ -53,9 +56,9 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     reuse = max(cfg.reuse, 1)
     group_rng = np.random.default_rng([cfg.seed, index // max(cfg.coil_group, reuse, 1), 1])
     c = n_coils or int(group_rng.integers(cfg.coils[0], cfg.coils[1] + 1))
-    lesions, seed, snr = subject(cfg, index // reuse)
+    lesions, seed, snr, fov = subject(cfg, index // reuse)
     sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1, lesions=lesions,
-                    seed=seed, snr=snr)
+                    seed=seed, snr=snr, fov_mm=fov)
     acq = _simulate_cached(sim)
     images = ifft2c(acq.kspace[0])  # noisy coil images (C, S, S)
     crop = cfg.crop if crop is None else crop
@@ -73,11 +76,14 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
                   info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr})
 
 
-def subject(cfg: DataConfig, k: int) -> tuple[int, int, float]:
-    """Simulated subject ``k`` of the stream: (number of lesions, simulator seed, SNR)."""
+def subject(cfg: DataConfig, k: int) -> tuple[int, int, float, float]:
+    """Simulated subject ``k`` of the stream: (number of lesions, simulator seed, SNR, FOV mm)."""
     rng = np.random.default_rng([cfg.seed, k, 2])
     lesions = int(rng.integers(cfg.lesions[0], cfg.lesions[1] + 1))
-    return lesions, int(rng.integers(2 ** 31)), float(rng.uniform(*cfg.snr))
+    seed, snr = int(rng.integers(2 ** 31)), float(rng.uniform(*cfg.snr))
+    lo, hi = cfg.fov_mm  # own stream: a fixed FOV leaves the other draws as they were
+    fov = lo if lo == hi else float(np.random.default_rng([cfg.seed, k, 3]).uniform(lo, hi))
+    return lesions, seed, snr, fov
 
 
 _LAST: dict = {}

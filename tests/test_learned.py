@@ -291,3 +291,15 @@ def test_loss_is_float32_inside_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         inside = loss_fn(outs, target)
     assert torch.allclose(inside, plain, atol=1e-6) and 0 < float(plain) < 0.1
+
+
+def test_training_field_of_view_range():
+    from mrirecon.trainset import DataConfig, subject
+
+    fixed = DataConfig(seed=3)
+    ranged = DataConfig(seed=3, fov_mm=(205.0, 250.0))
+    fovs = [subject(ranged, k)[3] for k in range(20)]
+    assert all(subject(fixed, k)[3] == 240.0 for k in range(5))
+    assert all(205.0 <= f <= 250.0 for f in fovs) and len(set(fovs)) == 20
+    # the range draws from its own stream: the other factors of a subject stay as they were
+    assert [subject(fixed, k)[:3] for k in range(5)] == [subject(ranged, k)[:3] for k in range(5)]
