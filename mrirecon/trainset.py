@@ -73,7 +73,7 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     sens = coils.estimate(k, mask, cfg.estimator)
     return Sample(kspace=k, mask=mask, sens=sens, target=coils.rss(images).astype(np.float32),
                   noise_var=coils.noise_variance(k, mask),
-                  info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr})
+                  info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr, "fov_mm": fov})
 
 
 def subject(cfg: DataConfig, k: int) -> tuple[int, int, float, float]:
