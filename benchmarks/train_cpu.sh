@@ -8,6 +8,8 @@
 # (benchmarks/configs/<method>_dc_cpu.json, each from its own shipped weights, into runs/<method>_dc).
 # SUFFIX=_fov: fine-tunes on whole 256^2 slices (crop 0: background, cropped maps and the real
 # aliasing geometry, which 96^2 patches lack); irim_fov_cpu.json is irim's 70-minute version.
+# SUFFIX=_zoom: whole slices with fields of view of 205-250 mm (the head fills more of the image, as
+# in the real scan); irim_zoom_cpu.json (49 min) then irim_zoom2_cpu.json are irim's runs.
 # irim_mu_cpu.json trains only the noise-following data-consistency weight on top (not shipped,
 # see README "Learned solvers").
 set -euo pipefail
