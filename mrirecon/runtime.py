@@ -4,9 +4,11 @@ glibc's malloc serves every block above its (dynamic) mmap threshold with a fres
 gives freed memory back to the system above its trim threshold; a recurrent network on a 256²
 slice allocates and frees 16-50 MB activations at every step, so each one page-faults anew.
 Raising both thresholds keeps that memory in the heap for reuse. Measured with ``reconstruct`` on
-the shared real scan (``benchmarks/malloc_tuning.py``: equispaced 4x, 2 threads, maps included): irim 0.31 -> 0.26 s per
-slice, rim 0.65 -> 0.59 s, cs-l1 2.1 -> 1.7 s; no result changes. ``api.make_problem`` applies it. The cost: up to ``TRIM`` bytes of freed memory stay
-with the process. Set ``MRIRECON_MALLOC_TUNING=0`` to leave malloc alone.
+the shared real scan (``benchmarks/malloc_tuning.py``: equispaced 4x, 2 threads, maps included,
+median of 5): irim 0.297 -> 0.256 s per slice (1.16x), rim 0.675 -> 0.561 s (1.20x); cs-l1 and
+sense unchanged within 5 %; no result changes. ``api.make_problem`` applies it. The cost: up to
+``TRIM`` bytes of freed memory stay with the process. ``MRIRECON_MALLOC_TUNING=0`` leaves malloc
+alone.
 """
 from __future__ import annotations
 
