@@ -54,9 +54,12 @@ class IndRNN(nn.Module):
         self.u = nn.Parameter(torch.empty(hidden).uniform_(0.0, 1.0))
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        w, u = self.w(x), self.u.view(1, -1, 1, 1)
+        if w.dtype != u.dtype:  # bf16 autocast: the float32 sum, as before (in place would be a slow
+            return torch.relu(w + u * h)  # mixed-type kernel, 0.20 -> 0.34 s per slice)
         # in place on the fresh convolution output: one 16 MB temporary less per call at 256²
         # (autograd-safe: neither the convolution nor addcmul needs that tensor for backward)
-        return self.w(x).addcmul_(self.u.view(1, -1, 1, 1), h).relu_()
+        return w.addcmul_(u, h).relu_()
 
 
 CELLS = {"gru": ConvGRU, "mgu": MGU, "indrnn": IndRNN}
