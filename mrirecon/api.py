@@ -6,6 +6,7 @@ import numpy as np
 from . import coils, solvers
 from .errors import InputError
 from .io import check_kspace, check_mask
+from .runtime import tune_malloc
 from .solvers.base import Problem
 
 
@@ -30,8 +31,6 @@ def make_problem(kspace, mask=None, sens=None, device: str = "auto", need_sens: 
     the sampled points are the non-zeros of the data). Sensitivities are estimated when needed and
     not given.
     """
-    from .runtime import tune_malloc
-
     tune_malloc()
     k = check_kspace(kspace, source)
     if k.ndim == 3:

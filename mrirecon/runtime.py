@@ -33,6 +33,6 @@ def tune_malloc() -> bool:
             try:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
                 _done = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM))
-            except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-                _done = False
+            except (OSError, AttributeError):  # not glibc (musl has no mallopt): leave it False
+                pass
     return _done
