@@ -30,6 +30,7 @@ from .fft import _is_torch, fft2c, ifft2c
 ESTIMATORS = ("espirit", "lowres")
 MAX_CALIB = 48  # calibration data beyond this many lines per axis adds time, not accuracy
 POWER_ITERATIONS = 12
+NORMALISE_EVERY = 3  # power-iteration products between renormalisations
 CROP = 0.8  # ESPIRiT eigenvalue below which a pixel is outside the object
 CROP_MIN_CALIB = 2.0  # crop only when the calibration region spans >= this many kernels per axis
 
@@ -189,17 +190,22 @@ def _espirit_slice(k, region, kernel: int, threshold: float, crop: float = 0.0):
     gram = torch.einsum("kcyx,kdyx->cdyx", v, v.conj())
     gram = _upsample(gram, h, w)
     # top eigenvector by power iteration, started from the low-resolution coil images (already
-    # close to it): much faster than a full eigendecomposition per pixel
-    low = _lowres_images(k, region)
-    gram = gram.permute(2, 3, 0, 1)  # (h, w, C, C)
-    v = low.permute(1, 2, 0).unsqueeze(-1)  # (h, w, C, 1)
-    for _ in range(POWER_ITERATIONS):
-        v = v / rss(v, axis=-2).unsqueeze(-2).clamp_min(1e-30)
-        v = gram @ v
-    norm = rss(v, axis=-2).unsqueeze(-2)  # (h, w, 1, 1); not torch.linalg.vector_norm: 10-30x slower here
-    eigenvalue = norm[..., 0, 0]  # (h, w), of the normalised v
-    v = v / norm.clamp_min(1e-30)
-    maps = v[..., 0].permute(2, 0, 1)  # (C, h, w), unit norm per pixel
+    # close to it): much faster than a full eigendecomposition per pixel. The pixel-wise C x C
+    # products run as C multiply-adds of (C, h, w) planes (2.5x faster than batched C x C matmuls);
+    # the iterate is renormalised every NORMALISE_EVERY products and before the last one (whose
+    # norm is then the eigenvalue): the Gram eigenvalues lie in [0, 1], so three products cannot
+    # underflow float32 where the maps matter
+    low = _lowres_images(k, region)  # (C, h, w)
+    v = low
+    for i in range(POWER_ITERATIONS):
+        if i % NORMALISE_EVERY == 0 or i == POWER_ITERATIONS - 1:
+            v = v / rss(v).clamp_min(1e-30)
+        nxt = gram[:, 0] * v[0]
+        for d in range(1, c):
+            nxt += gram[:, d] * v[d]
+        v = nxt
+    eigenvalue = rss(v)  # (h, w), of the normalised v
+    maps = v / eigenvalue.clamp_min(1e-30)  # (C, h, w), unit norm per pixel
     # phase: align to the low-resolution image (see module docstring)
     ref = (maps * low.conj()).sum(0)
     if min(calib.shape[1] / kh, calib.shape[2] / kw) < CROP_MIN_CALIB:

@@ -151,6 +151,37 @@ def test_save_load_round_trip(tmp_path, batch):
         assert torch.equal(model(*batch), loaded(*batch))
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_bfloat16_blocks_follow_float32(name, batch):
+    """``compute_in(bfloat16)``: convolutions and states in bf16, physics, the data-consistency
+    weights and the output in float32, results within bf16 rounding of the float32 model."""
+    torch.manual_seed(0)
+    model = tiny(name, final_dc=4).eval()
+    with torch.inference_mode():
+        ref = model(*batch)
+        model.compute_in(torch.bfloat16)
+        out = model(*batch)
+    dtypes = {n.split(".")[0]: p.dtype for n, p in model.net.named_parameters()}
+    assert all(dtypes[part] == torch.bfloat16 for part in model.net.COMPUTE)
+    assert dtypes["log_mu"] == torch.float32 and out.dtype == torch.float32
+    assert torch.isfinite(out).all()
+    rel = ((out - ref).norm() / ref.norm()).item()
+    assert 0 < rel < 0.03
+
+
+def test_registry_bf16_variant_keeps_float32_model(tmp_path, small_acq):
+    torch.manual_seed(0)
+    weights.save(tiny("irim"), {}, tmp_path)
+    m = masks.create("equispaced", (96, 96), 4, seed=0)
+    p = make_problem(small_acq.kspace * m, m, device="cpu")
+    fp32 = solvers.get("irim", models_dir=tmp_path)
+    a = fp32.run(p)
+    b = solvers.get("irim", models_dir=tmp_path, precision="bf16").run(p)
+    assert fp32.model("cpu").net.blocks[0].conv_in.weight.dtype == torch.float32
+    np.testing.assert_array_equal(fp32.run(p), a)
+    assert b.dtype == np.float32 and 0 < np.abs(a - b).max() < 0.05 * a.max()
+
+
 def test_missing_and_corrupt_weights(tmp_path):
     with pytest.raises(WeightsError, match=r"irim.safetensors.*mrirecon train irim"):
         weights.load("irim", tmp_path)

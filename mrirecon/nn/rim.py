@@ -63,6 +63,8 @@ class RIMBlock(nn.Module):
 class RIM(nn.Module):
     """RIM / IRIM / CIRIM on normalised data (``mrirecon.nn.model.Reconstructor`` scales it)."""
 
+    COMPUTE = ("blocks",)  # the convolutional parts, castable to bfloat16 for inference
+
     def __init__(self, cfg: RIMConfig):
         super().__init__()
         self.cfg = cfg
@@ -84,11 +86,12 @@ class RIM(nn.Module):
         """Yield the complex estimate ``(B, H, W)`` after every time step of every cascade."""
         x = physics.adjoint(y, sens, mask)
         xc = to_channels(x)
-        hidden = self.blocks[0].init_hidden(xc)
+        dtype = self.blocks[0].conv_in.weight.dtype  # bfloat16 blocks: their states too; physics in float32
+        hidden = self.blocks[0].init_hidden(xc.to(dtype))
         for c, block in enumerate(self.blocks):
             for t in range(self.cfg.steps):
                 grad = to_channels(physics.gradient(x, y, sens, mask))
-                dx, hidden = block(torch.cat([xc, grad], dim=1), hidden)
+                dx, hidden = block(torch.cat([xc, grad], dim=1).to(dtype), hidden)
                 xc = xc + dx.float()
                 x = from_channels(xc)
                 if self.cfg.dc == "explicit" and t == self.cfg.steps - 1:

@@ -47,6 +47,8 @@ class StateInitializer(nn.Module):
 
 
 class RecurrentVarNet(nn.Module):
+    COMPUTE = ("blocks", "init")  # the convolutional parts, castable to bfloat16 for inference
+
     def __init__(self, cfg: VarNetConfig):
         super().__init__()
         self.cfg = cfg
@@ -65,12 +67,13 @@ class RecurrentVarNet(nn.Module):
     def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor,
               noise_var: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         x = physics.adjoint(y, sens, mask)
-        hidden = self.init(to_channels(x))
+        dtype = self.blocks[0].conv_in.weight.dtype  # bfloat16 blocks: their states too; physics in float32
+        hidden = self.init(to_channels(x).to(dtype))
         k = physics.forward(x, sens)
         for t in range(self.cfg.steps):
             block = self.blocks[0 if self.cfg.shared_weights else t]
             image = physics.adjoint(k, sens)
-            w, hidden = block(to_channels(image), hidden)
+            w, hidden = block(to_channels(image).to(dtype), hidden)
             k = physics.soft_dc(k, y, mask, self.alpha[t]) + physics.forward(from_channels(w), sens)
             x = physics.adjoint(k, sens)
             yield x

@@ -28,9 +28,14 @@ class Learned(Method):
         self.models_dir, self.precision, self.batch_size = models_dir, precision, batch_size
 
     def model(self, device: str):
-        key = (self.net_name, str(self.models_dir), device)
+        key = (self.net_name, str(self.models_dir), device, self.precision)
         if key not in _CACHE:
-            _CACHE[key] = weights.load(self.net_name, self.models_dir, device)[0]
+            net = weights.load(self.net_name, self.models_dir, device)[0]
+            if self.precision == "bf16":
+                import torch
+
+                net.compute_in(torch.bfloat16)
+            _CACHE[key] = net
         return _CACHE[key]
 
     def iterate(self, problem: Problem):
@@ -44,10 +49,9 @@ class Learned(Method):
         out = np.empty((n, *problem.kspace.shape[-2:]), np.float32)
         estimate = np.empty(out.shape, np.complex64)
         mask = torch.from_numpy(problem.mask).to(dev)
-        amp = self.precision == "bf16"
         for b, start in enumerate(batches):
             sl = slice(start, min(start + self.batch_size, n))
-            with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            with torch.inference_mode():
                 y = torch.from_numpy(problem.kspace[sl]).to(dev)
                 sens = torch.from_numpy(problem.sens[sl]).to(dev)
                 nv = torch.full((y.shape[0],), problem.noise_var, device=dev)

@@ -21,7 +21,7 @@ BART_LAMBDAS = (1e-3, 3e-3, 1e-2)
 BART_LAMBDA = {"1d": 1e-2, "2d": 1e-3}
 
 
-BF16 = "-bf16"  # suffix of a learned method run with bf16 autocast (inference precision variant)
+BF16 = "-bf16"  # suffix of a learned method run with bf16 blocks (inference precision variant)
 
 
 def make_method(label: str):
