@@ -56,7 +56,7 @@ def weights_hash(name: str) -> str:
     method = solvers.get(name)
     if not method.learned:
         return ""
-    return hashlib.sha256(paths(name, getattr(method, "models_dir", None))[0].read_bytes()).hexdigest()
+    return hashlib.sha256(paths(method.name, getattr(method, "models_dir", None))[0].read_bytes()).hexdigest()
 
 
 def _existing(path: Path, sampling_attrs: dict) -> np.ndarray | None:

@@ -39,10 +39,12 @@ def _batch_args(p):
 
 
 def cmd_methods(args) -> int:
-    from .solvers import describe
+    from .solvers import VARIANTS, describe
 
     for name, text in describe().items():
         print(f"{name:16s} {text}")
+    print(f"learned methods also run as {', '.join('NAME' + s for s in VARIANTS)}: convolutions in bfloat16, "
+          "physics in float32 (faster where the CPU or GPU has bf16 units; see README)")
     return 0
 
 

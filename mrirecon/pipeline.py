@@ -71,14 +71,13 @@ def score(scan: Scan, image: np.ndarray) -> dict:
 
 
 def reconstruct_scan(scan: Scan, sampling: Sampling, method_names, device: str = "auto",
-                     progress=None, make=None) -> list[Result]:
+                     progress=None) -> list[Result]:
     """Run each method on one undersampled scan; sensitivity maps are estimated once and shared
-    (their time is added to every method that uses them). ``make(name)`` creates a method
-    (default ``solvers.get``; the study uses it for precision variants)."""
+    (their time is added to every method that uses them)."""
     problem, sens_seconds = None, 0.0
     out = []
     for name in method_names:
-        method = (make or solvers.get)(name)
+        method = solvers.get(name)
         t0 = time.perf_counter()
         if method.needs_sens and (problem is None or problem.sens is None):
             problem = make_problem(sampling.kspace, sampling.mask, device=device, source=scan.path)

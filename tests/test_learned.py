@@ -176,10 +176,15 @@ def test_registry_bf16_variant_keeps_float32_model(tmp_path, small_acq):
     p = make_problem(small_acq.kspace * m, m, device="cpu")
     fp32 = solvers.get("irim", models_dir=tmp_path)
     a = fp32.run(p)
-    b = solvers.get("irim", models_dir=tmp_path, precision="bf16").run(p)
+    bf16 = solvers.get("irim-bf16", models_dir=tmp_path)  # the variant by name, as the CLI takes it
+    assert bf16.name == "irim" and bf16.precision == "bf16"
+    b = bf16.run(p)
     assert fp32.model("cpu").net.blocks[0].conv_in.weight.dtype == torch.float32
+    assert bf16.model("cpu").net.blocks[0].conv_in.weight.dtype == torch.bfloat16
     np.testing.assert_array_equal(fp32.run(p), a)
     assert b.dtype == np.float32 and 0 < np.abs(a - b).max() < 0.05 * a.max()
+    with pytest.raises(mrirecon.errors.InputError, match="unknown method 'cs-l1-bf16'"):
+        solvers.get("cs-l1-bf16")
 
 
 def test_missing_and_corrupt_weights(tmp_path):

@@ -31,12 +31,29 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
+# Inference-precision variants of the learned methods, accepted wherever a method name is:
+# ``irim-bf16`` is ``irim`` with ``precision="bf16"`` (its convolutional blocks in bfloat16,
+# ``mrirecon.nn.model.Reconstructor.compute_in``). Outputs and tables carry the variant's name.
+VARIANTS = {"-bf16": {"precision": "bf16"}}
+
+
+def _resolve(name: str) -> tuple[str, dict]:
+    for suffix, options in VARIANTS.items():
+        base = name.removesuffix(suffix)
+        if base != name and base in _REGISTRY and _REGISTRY[base].learned:
+            return base, options
+    return name, {}
+
+
 def get(name: str, **options) -> Method:
-    """A new instance of the method ``name`` (options go to its constructor)."""
+    """A new instance of the method ``name`` (options go to its constructor); ``name`` may be a
+    learned method's precision variant (``VARIANTS``, e.g. ``irim-bf16``)."""
     _load_builtins()
-    if name not in _REGISTRY:
-        raise InputError(f"unknown method {name!r}; valid methods: {', '.join(_REGISTRY)}", "method")
-    return _REGISTRY[name](**options)
+    base, variant = _resolve(name)
+    if base not in _REGISTRY:
+        raise InputError(f"unknown method {name!r}; valid methods: {', '.join(_REGISTRY)} "
+                         f"(learned ones also as {', '.join('NAME' + s for s in VARIANTS)})", "method")
+    return _REGISTRY[base](**{**variant, **options})
 
 
 def available() -> list[str]:

@@ -21,21 +21,14 @@ BART_LAMBDAS = (1e-3, 3e-3, 1e-2)
 BART_LAMBDA = {"1d": 1e-2, "2d": 1e-3}
 
 
-BF16 = "-bf16"  # suffix of a learned method run with bf16 blocks (inference precision variant)
-
-
-def make_method(label: str):
-    """The method behind a study label: a registry name, or ``<learned name>-bf16``."""
-    if label.endswith(BF16):
-        return solvers.get(label[:-len(BF16)], precision="bf16")
-    return solvers.get(label)
+BF16 = "-bf16"  # suffix of a learned method's bf16 variant (``solvers.VARIANTS``)
 
 
 def method_list(spec: StudySpec) -> list[str]:
     names = list(spec.methods) if spec.methods else solvers.available()
     for name in names:
         if name != BART:
-            solvers.check(name.removesuffix(BF16))  # a named but untrained method fails here, before any work
+            solvers.check(name)  # a named but untrained method fails here, before any work
     names += [n + BF16 for n in spec.bf16 if n in names and n + BF16 not in names]
     if spec.bart and bart_available() and BART not in names:
         names.append(BART)
@@ -74,7 +67,7 @@ def quality(volumes: list[Volume], spec: StudySpec, methods: list[str], device: 
         for kind, accel in spec.masks:
             label = spec.mask_label(kind, accel)
             sampling = pipeline.undersample(vol.scan, pipeline.MaskSpec(kind, accel, None, seed=0))
-            results = pipeline.reconstruct_scan(vol.scan, sampling, ours, device, make=make_method)
+            results = pipeline.reconstruct_scan(vol.scan, sampling, ours, device)
             lam = {}
             if BART in methods:
                 lambdas = BART_LAMBDAS if spec.bart_sweep else (_bart_lambda(kind),)
@@ -92,7 +85,7 @@ def quality(volumes: list[Volume], spec: StudySpec, methods: list[str], device: 
 
 
 def parameter_count(name: str, device: str = "cpu") -> int:
-    method = None if name == BART else make_method(name)
+    method = None if name == BART else solvers.get(name)
     if method is None or not method.learned:
         return 0
     return sum(p.numel() for p in method.model(device).parameters())
@@ -124,7 +117,7 @@ def timing(volume: Volume, spec: StudySpec, methods: list[str], device: str, log
                     solve_t.append(t_pics)
                 maps, peak = statistics.median(cal_t), float("nan")  # a child process: not measured
             else:
-                method = make_method(name)
+                method = solvers.get(name)
                 if method.learned:
                     method.run(problem)
                 for _ in range(spec.repeats):
@@ -181,7 +174,7 @@ def prospective(spec: StudySpec, path, facts: dict, methods: list[str], device: 
             image = _bart_volume(problem.kspace, _bart_lambda(facts["mask"]), problem.noise_var)
             estimate = None
         else:
-            method = make_method(name)
+            method = solvers.get(name)
             image = method.run(problem)
             estimate = method.estimate
         seconds = time.perf_counter() - t0  # BART estimates its own maps inside
