@@ -47,6 +47,7 @@ class TrainConfig:
     val_size: int = 256  # matrix of the validation slices
     time_budget_s: float = 0.0  # > 0: at the end of warm-up, set `steps` to fill this wall time
     init_from: str = ""  # warm start (fresh runs only): a trained method in models_dir, see warm_start
+    init_extra_blocks: str = "copy"  # copy | identity: blocks the source lacks (a CIRIM's later cascades), see warm_start
     dc_lr: float = 0.0  # > 0: peak learning rate of the final data-consistency weights (log_mu, mu_noise)
     trainable: str = "all"  # all | final_dc (the network frozen: only its data-consistency weights learn)
 
@@ -231,13 +232,19 @@ def _infer(model, k, mask, sens, noise_var, device) -> np.ndarray:
         return model(y, m, s, nv).float().cpu().numpy()
 
 
-def warm_start(model: Reconstructor, source: str, models_dir=None) -> list[str]:
+def warm_start(model: Reconstructor, source: str, models_dir=None, extra_blocks: str = "copy") -> list[str]:
     """Copy every tensor of the trained method ``source`` whose name and shape match into ``model``;
     cascade/step blocks of ``model`` (``blocks.N``) take ``blocks.0`` of the source when it has no
     ``blocks.N``: a CIRIM starts with each cascade equal to a trained IRIM, a RIM-MGU with an
-    IRIM's convolutions. Returns the names of the copied tensors."""
+    IRIM's convolutions. ``extra_blocks="identity"`` zeroes those borrowed blocks' output
+    convolution instead, so that they start by passing the estimate through: a CIRIM then begins
+    exactly as the IRIM it came from (running the same block 5 times in cascade, untrained, makes
+    the estimate diverge) and its later cascades learn corrections on top. Returns the names of
+    the copied tensors."""
     import re
 
+    if extra_blocks not in ("copy", "identity"):
+        raise ValueError(f"init_extra_blocks must be copy or identity, got {extra_blocks!r}")
     src = weights.load(source, models_dir, "cpu")[0].state_dict()
     state = model.state_dict()
     copied = []
@@ -245,7 +252,10 @@ def warm_start(model: Reconstructor, source: str, models_dir=None) -> list[str]:
         for cand in (name, re.sub(r"blocks\.\d+\.", "blocks.0.", name)):
             if cand in src and src[cand].shape == tensor.shape:
                 with torch.no_grad():
-                    tensor.copy_(src[cand].to(tensor.device))
+                    if cand != name and extra_blocks == "identity" and ".conv_out." in name:
+                        tensor.zero_()
+                    else:
+                        tensor.copy_(src[cand].to(tensor.device))
                 copied.append(name)
                 break
     return copied
@@ -299,7 +309,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
             history = json.loads(source_card.read_text())
             history.pop("validation", None)
             (out / "init_card.json").write_text(json.dumps(history, indent=1))
-        copied = warm_start(model, cfg.init_from, models_dir)
+        copied = warm_start(model, cfg.init_from, models_dir, cfg.init_extra_blocks)
         n_all = len(model.state_dict())
         log(f"warm start from {cfg.init_from}: {len(copied)} of {n_all} tensors copied")
     net = model

@@ -277,6 +277,27 @@ def test_warm_start_copies_matching_tensors(tmp_path):
     assert card["started_from"]["training_steps"] == 7
 
 
+def test_warm_start_identity_cascades_reproduce_the_source(tmp_path, batch):
+    """``init_extra_blocks="identity"``: a CIRIM warm-started from an IRIM gives the IRIM's output."""
+    from mrirecon.training import warm_start
+
+    torch.manual_seed(0)
+    src = tiny("irim", final_dc=4).eval()
+    weights.save(src, {}, tmp_path)
+    cirim = tiny("cirim", final_dc=4).eval()
+    copied = warm_start(cirim, "irim", tmp_path, extra_blocks="identity")
+    assert len(copied) == len(cirim.state_dict())
+    assert cirim.state_dict()["net.blocks.1.conv_out.weight"].abs().sum() == 0
+    assert torch.equal(cirim.state_dict()["net.blocks.1.conv_mid.weight"], src.state_dict()["net.blocks.0.conv_mid.weight"])
+    with torch.no_grad():
+        np.testing.assert_allclose(cirim(*batch).numpy(), src(*batch).numpy(), rtol=1e-5, atol=1e-6)
+        copy = tiny("cirim", final_dc=4).eval()
+        warm_start(copy, "irim", tmp_path)  # "copy": the cascades repeat the block, a different output
+        assert not torch.allclose(copy(*batch), src(*batch))
+    with pytest.raises(ValueError, match="copy or identity"):
+        warm_start(cirim, "irim", tmp_path, extra_blocks="zero")
+
+
 @pytest.mark.slow
 def test_distributed_two_cpu_processes(tmp_path):
     cfg = tmp_path / "cfg.json"
