@@ -55,9 +55,10 @@ class IndRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         w, u = self.w(x), self.u.view(1, -1, 1, 1)
-        if w.dtype != u.dtype:  # bf16 autocast: the float32 sum, as before (in place would be a slow
-            return torch.relu(w + u * h)  # mixed-type kernel, 0.20 -> 0.34 s per slice)
-        # in place on the fresh convolution output: one 16 MB temporary less per call at 256²
+        if w.dtype != u.dtype:  # under bf16 autocast (training): the float32 sum (in place would be
+            return torch.relu(w + u * h)  # a slow mixed-type kernel, 0.20 -> 0.34 s per slice)
+        # float32, or bf16 blocks (inference, Reconstructor.compute_in): in place on the fresh
+        # convolution output, one activation-sized temporary less per call
         # (autograd-safe: neither the convolution nor addcmul needs that tensor for backward)
         return w.addcmul_(u, h).relu_()
 
