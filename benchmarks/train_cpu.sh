@@ -10,6 +10,8 @@
 # aliasing geometry, which 96^2 patches lack); irim_fov_cpu.json is irim's 70-minute version.
 # SUFFIX=_zoom: whole slices with fields of view of 205-250 mm (the head fills more of the image, as
 # in the real scan); irim_zoom_cpu.json (49 min) then irim_zoom2_cpu.json are irim's runs.
+# cirim_from_irim_cpu.json (SUFFIX=_from_irim): a CIRIM from the shipped irim with its later cascades
+# starting as identities (init_extra_blocks "identity"), whole slices, 205-250 mm FOVs.
 # irim_mu_cpu.json trains only the noise-following data-consistency weight on top (not shipped,
 # see README "Learned solvers").
 set -euo pipefail
