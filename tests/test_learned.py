@@ -185,6 +185,8 @@ def test_registry_bf16_variant_keeps_float32_model(tmp_path, small_acq):
     assert b.dtype == np.float32 and 0 < np.abs(a - b).max() < 0.05 * a.max()
     with pytest.raises(mrirecon.errors.InputError, match="unknown method 'cs-l1-bf16'"):
         solvers.get("cs-l1-bf16")
+    with pytest.raises(mrirecon.errors.InputError, match="precision must be one of fp32, bf16"):
+        solvers.get("irim", precision="fp16")
 
 
 def test_missing_and_corrupt_weights(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import weights
+from ..errors import InputError
 from . import register
 from .base import Method, Problem, Progress
 
@@ -18,6 +19,7 @@ LEARNED = {
 }
 
 _CACHE: dict = {}
+PRECISIONS = ("fp32", "bf16")  # bf16: the convolutional blocks in bfloat16 (Reconstructor.compute_in)
 
 
 class Learned(Method):
@@ -25,6 +27,8 @@ class Learned(Method):
     net_name = ""
 
     def __init__(self, models_dir=None, precision: str = "fp32", batch_size: int = 4):
+        if precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}", "precision")
         self.models_dir, self.precision, self.batch_size = models_dir, precision, batch_size
 
     def model(self, device: str):
