@@ -1,8 +1,7 @@
-"""Training of the learned solvers: loss, loop, checkpoints and bit-for-bit resume, validation,
+"""Training of the learned solvers: loop, checkpoints and bit-for-bit resume, validation,
 distributed data parallel (``torchrun``), export to ``models/``.
 
-Loss: over the time steps, ``sum_t w_t (L1 + (1 - SSIM))`` with ``w_t`` growing linearly (later
-steps weigh more), on images normalised by the network's own data scale. Adam with linear warm-up
+Loss: ``mrirecon.nn.loss`` on images normalised by the network's own data scale. Adam with linear warm-up
 and cosine decay. bf16 autocast (+ channels_last) by default on CPU and CUDA: ~3x faster on a CPU
 with AVX-512 BF16 (GUIDE §9).
 """
@@ -20,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import __version__, weights
+from .nn.loss import loss_fn, ssim_torch, step_weights  # noqa: F401  (part of the training API)
 from .nn.model import MODELS, Reconstructor, config_from_dict
 from .trainset import DataConfig, IndexStream, SimulatedSlices, collate, make_sample
 
@@ -65,43 +64,6 @@ def load_config(path=None, **overrides) -> TrainConfig:
         raise ValueError(f"unknown data config keys: {', '.join(sorted(set(data) - dkeys))}")
     data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return TrainConfig(data=DataConfig(**data), **values)
-
-
-# --- loss ------------------------------------------------------------------------------------
-
-def ssim_torch(x: torch.Tensor, y: torch.Tensor, data_range: torch.Tensor, win: int = 7) -> torch.Tensor:
-    """Mean SSIM of ``(B, H, W)`` images with a uniform ``win`` window (K1 0.01, K2 0.03), the
-    same definition as skimage's (sample covariance), differentiable."""
-    c1 = (0.01 * data_range).view(-1, 1, 1, 1) ** 2
-    c2 = (0.03 * data_range).view(-1, 1, 1, 1) ** 2
-    x, y = x.unsqueeze(1), y.unsqueeze(1)
-    n = win * win
-    k = torch.ones(1, 1, win, win, dtype=x.dtype, device=x.device) / n
-    ux, uy = F.conv2d(x, k), F.conv2d(y, k)
-    cov = n / (n - 1)
-    vx = cov * (F.conv2d(x * x, k) - ux * ux)
-    vy = cov * (F.conv2d(y * y, k) - uy * uy)
-    vxy = cov * (F.conv2d(x * y, k) - ux * uy)
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
-    return s.mean()
-
-
-def step_weights(n: int) -> list[float]:
-    w = [t + 1.0 for t in range(n)]
-    return [v / sum(w) for v in w]
-
-
-def loss_fn(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-    """Always in float32, also inside an autocast region: SSIM's ``E[x^2] - E[x]^2`` in bfloat16
-    cancels catastrophically (SSIM > 1 on near-identical images)."""
-    with torch.autocast(target.device.type, enabled=False):
-        target = target.float()
-        dr = target.flatten(1).amax(1)
-        total = 0.0
-        for w, out in zip(step_weights(len(outputs)), outputs):
-            out = out.float()
-            total = total + w * (F.l1_loss(out, target) + 1 - ssim_torch(out, target, dr))
-    return total
 
 
 # --- helpers ---------------------------------------------------------------------------------

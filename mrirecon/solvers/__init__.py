@@ -34,7 +34,8 @@ def names() -> list[str]:
 # Inference-precision variants of the learned methods, accepted wherever a method name is:
 # ``irim-bf16`` is ``irim`` with ``precision="bf16"`` (its convolutional blocks in bfloat16,
 # ``mrirecon.nn.model.Reconstructor.compute_in``). Outputs and tables carry the variant's name.
-VARIANTS = {"-bf16": {"precision": "bf16"}}
+BF16 = "-bf16"
+VARIANTS = {BF16: {"precision": "bf16"}}
 
 
 def _resolve(name: str) -> tuple[str, dict]:
@@ -86,4 +87,5 @@ def _load_builtins():
         from . import classical, cs, learned  # noqa: F401  (registration happens on import)
 
 
-__all__ = ["Method", "Problem", "Progress", "register", "names", "get", "check", "available", "describe"]
+__all__ = ["Method", "Problem", "Progress", "register", "names", "get", "check", "available", "describe",
+           "BF16", "VARIANTS"]

@@ -21,7 +21,7 @@ BART_LAMBDAS = (1e-3, 3e-3, 1e-2)
 BART_LAMBDA = {"1d": 1e-2, "2d": 1e-3}
 
 
-BF16 = "-bf16"  # suffix of a learned method's bf16 variant (``solvers.VARIANTS``)
+BF16 = solvers.BF16  # suffix of a learned method's bf16 variant
 
 
 def method_list(spec: StudySpec) -> list[str]:
