@@ -63,7 +63,15 @@ def load_config(path=None, **overrides) -> TrainConfig:
     if set(data) - dkeys:
         raise ValueError(f"unknown data config keys: {', '.join(sorted(set(data) - dkeys))}")
     data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    return TrainConfig(data=DataConfig(**data), **values)
+    cfg = TrainConfig(data=DataConfig(**data), **values)
+    for key, allowed in CHOICES.items():  # checked here too, not only where (or whether) each is used
+        if getattr(cfg, key) not in allowed:
+            raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
+    return cfg
+
+
+CHOICES = {"precision": ("auto", "fp32", "bf16"), "init_extra_blocks": ("copy", "identity"),
+           "trainable": ("all", "final_dc")}
 
 
 # --- helpers ---------------------------------------------------------------------------------

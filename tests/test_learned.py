@@ -187,6 +187,12 @@ def test_registry_bf16_variant_keeps_float32_model(tmp_path, small_acq):
         solvers.get("cs-l1-bf16")
     with pytest.raises(mrirecon.errors.InputError, match="precision must be one of fp32, bf16"):
         solvers.get("irim", precision="fp16")
+    listed = solvers.names(variants=True)  # what the napari widget offers
+    assert listed[:len(solvers.names())] == solvers.names() and "irim-bf16" in listed
+    assert "cs-l1-bf16" not in listed
+    runnable = solvers.available(variants=True)
+    for name in MODELS:
+        assert (name + solvers.BF16 in runnable) == (name in runnable)
 
 
 def test_missing_and_corrupt_weights(tmp_path):
@@ -298,6 +304,13 @@ def test_warm_start_identity_cascades_reproduce_the_source(tmp_path, batch):
         assert not torch.allclose(copy(*batch), src(*batch))
     with pytest.raises(ValueError, match="copy or identity"):
         warm_start(cirim, "irim", tmp_path, extra_blocks="zero")
+    from mrirecon.training import load_config
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text('{"init_extra_blocks": "zero"}')  # no init_from: still refused, when the config is read
+    with pytest.raises(ValueError, match="init_extra_blocks must be one of copy, identity, got 'zero'"):
+        load_config(cfg)
+    assert load_config(cfg, init_extra_blocks="identity").init_extra_blocks == "identity"
 
 
 @pytest.mark.slow

@@ -25,10 +25,14 @@ def register(name: str):
     return deco
 
 
-def names() -> list[str]:
-    """Registered method names, in registration order."""
+def names(variants: bool = False) -> list[str]:
+    """Registered method names, in registration order; ``variants=True`` appends the learned
+    methods' precision variants (``VARIANTS``, e.g. ``irim-bf16``)."""
     _load_builtins()
-    return list(_REGISTRY)
+    out = list(_REGISTRY)
+    if variants:
+        out += [n + suffix for suffix in VARIANTS for n in _REGISTRY if _REGISTRY[n].learned]
+    return out
 
 
 # Inference-precision variants of the learned methods, accepted wherever a method name is:
@@ -57,11 +61,16 @@ def get(name: str, **options) -> Method:
     return _REGISTRY[base](**{**variant, **options})
 
 
-def available() -> list[str]:
-    """Registered methods that can run now: classical ones and learned ones whose weights exist."""
+def available(variants: bool = False) -> list[str]:
+    """Registered methods that can run now: classical ones and learned ones whose weights exist
+    (with ``variants=True``, also the variants of those)."""
     from ..weights import paths
 
-    return [n for n in names() if not _REGISTRY[n].learned or all(p.is_file() for p in paths(n))]
+    def runs(name):
+        base = _resolve(name)[0]
+        return not _REGISTRY[base].learned or all(p.is_file() for p in paths(base))
+
+    return [n for n in names(variants) if runs(n)]
 
 
 def check(name: str, **options) -> Method:

@@ -72,14 +72,17 @@ class ReconstructionWidget(QWidget):
             (w.currentIndexChanged if isinstance(w, QComboBox) else w.valueChanged).connect(self._update_preview)
 
         self.methods = QListWidget()
-        available = set(solvers.available())
-        for name in solvers.names():
+        available = set(solvers.available(variants=True))
+        for name in solvers.names(variants=True):
             item = QListWidgetItem(name)
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
             item.setCheckState(Qt.Checked if name in DEFAULT_METHODS else Qt.Unchecked)
             if name not in available:
                 item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
-                item.setToolTip(f"no weights: make them with `mrirecon train {name}`")
+                item.setToolTip(f"no weights: make them with `mrirecon train {name.removesuffix(solvers.BF16)}`")
+            elif name.endswith(solvers.BF16):
+                item.setToolTip("convolutional blocks in bfloat16: faster on CPUs with bf16 units, "
+                                "quality within about 0.001 SSIM of float32")
             self.methods.addItem(item)
         self.errors_box = QCheckBox("error maps |method − reference|")
         self.errors_box.setChecked(True)
