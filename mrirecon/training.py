@@ -49,6 +49,7 @@ class TrainConfig:
     init_extra_blocks: str = "copy"  # copy | identity: blocks the source lacks (a CIRIM's later cascades), see warm_start
     dc_lr: float = 0.0  # > 0: peak learning rate of the final data-consistency weights (log_mu, mu_noise)
     trainable: str = "all"  # all | final_dc (the network frozen: only its data-consistency weights learn)
+    final_weight: float = 0.0  # > 0: the last output's share of the loss (nn.loss.step_weights); 0: linear in the step
 
 
 def load_config(path=None, **overrides) -> TrainConfig:
@@ -305,7 +306,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
             scale, gen = (net.module if world > 1 else net).normalised_steps(
                 batch["kspace"], batch["mask"].unsqueeze(1), batch["sens"], batch["noise_var"])
             outputs = list(gen)
-            loss = loss_fn(outputs, batch["target"] / scale.view(-1, 1, 1))
+            loss = loss_fn(outputs, batch["target"] / scale.view(-1, 1, 1), cfg.final_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()  # under DDP the gradients are averaged over ranks here
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -365,6 +365,20 @@ def test_loss_is_float32_inside_autocast():
     assert torch.allclose(inside, plain, atol=1e-6) and 0 < float(plain) < 0.1
 
 
+def test_step_weights_final_share():
+    from mrirecon.nn.loss import step_weights
+
+    assert step_weights(3) == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+    w = step_weights(9, final_weight=0.6)
+    assert sum(w) == pytest.approx(1) and w[-1] == 0.6 and w[7] == pytest.approx(0.4 * 8 / 36)
+    assert step_weights(1, final_weight=0.6) == [1.0]
+    with pytest.raises(ValueError, match="final_weight"):
+        step_weights(4, final_weight=1.5)
+    target = torch.ones(1, 16, 16)
+    bad_early = [torch.zeros_like(target), target.clone()]  # only the last output is right
+    assert float(loss_fn(bad_early, target, final_weight=0.9)) < float(loss_fn(bad_early, target))
+
+
 def test_training_field_of_view_range():
     from mrirecon.trainset import DataConfig, subject
 
