@@ -36,6 +36,7 @@ class DataConfig:
     # field of view (mm) per subject, uniform in the range: below 240 the head fills more of the
     # image, as in tight clinical FOVs (the shared real scan: the head spans its whole height)
     fov_mm: tuple[float, float] = (240.0, 240.0)
+    sharpen: tuple[float, float] = (0.0, 0.0)  # SimConfig.sharpen per subject, uniform in the range
 
 
 @dataclass
@@ -56,9 +57,9 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     reuse = max(cfg.reuse, 1)
     group_rng = np.random.default_rng([cfg.seed, index // max(cfg.coil_group, reuse, 1), 1])
     c = n_coils or int(group_rng.integers(cfg.coils[0], cfg.coils[1] + 1))
-    lesions, seed, snr, fov = subject(cfg, index // reuse)
+    lesions, seed, snr, fov, sharpen = subject(cfg, index // reuse)
     sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1, lesions=lesions,
-                    seed=seed, snr=snr, fov_mm=fov)
+                    seed=seed, snr=snr, fov_mm=fov, sharpen=sharpen)
     acq = _simulate_cached(sim)
     images = ifft2c(acq.kspace[0])  # noisy coil images (C, S, S)
     crop = cfg.crop if crop is None else crop
@@ -73,17 +74,20 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     sens = coils.estimate(k, mask, cfg.estimator)
     return Sample(kspace=k, mask=mask, sens=sens, target=coils.rss(images).astype(np.float32),
                   noise_var=coils.noise_variance(k, mask),
-                  info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr, "fov_mm": fov})
+                  info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr, "fov_mm": fov, "sharpen": sharpen})
 
 
-def subject(cfg: DataConfig, k: int) -> tuple[int, int, float, float]:
-    """Simulated subject ``k`` of the stream: (number of lesions, simulator seed, SNR, FOV mm)."""
+def subject(cfg: DataConfig, k: int) -> tuple[int, int, float, float, float]:
+    """Simulated subject ``k`` of the stream: (number of lesions, simulator seed, SNR, FOV mm,
+    sharpening)."""
     rng = np.random.default_rng([cfg.seed, k, 2])
     lesions = int(rng.integers(cfg.lesions[0], cfg.lesions[1] + 1))
     seed, snr = int(rng.integers(2 ** 31)), float(rng.uniform(*cfg.snr))
     lo, hi = cfg.fov_mm  # own stream: a fixed FOV leaves the other draws as they were
     fov = lo if lo == hi else float(np.random.default_rng([cfg.seed, k, 3]).uniform(lo, hi))
-    return lesions, seed, snr, fov
+    lo, hi = cfg.sharpen
+    sharpen = lo if lo == hi else float(np.random.default_rng([cfg.seed, k, 4]).uniform(lo, hi))
+    return lesions, seed, snr, fov, sharpen
 
 
 _LAST: dict = {}

@@ -86,3 +86,22 @@ def test_smaller_field_of_view_enlarges_the_head():
     # the head's area grows with the square of the zoom (240 / 205)^2 = 1.37; the scalp band is drawn
     # at a fixed mm distance, so the ratio is close to it
     assert 1.25 < tight / wide < 1.5, (wide, tight)
+
+
+def test_sharpen_adds_fine_structure_only():
+    """``sharpen`` raises the image's power at high spatial frequencies (the template is smoother
+    than a real brain) and leaves the coarse image and the random draws as they were."""
+    def image(amount):
+        cfg = SimConfig(size=96, coils=2, slices=1, seed=5, sharpen=amount)
+        return np.abs(simulate(cfg).image[0]).astype(np.float64)
+
+    def high_share(img):
+        power = np.abs(np.fft.fftshift(np.fft.fft2(img))) ** 2
+        y, x = np.indices(img.shape) - img.shape[0] // 2
+        return power[np.hypot(y, x) > 0.35 * img.shape[0] / 2].sum() / power.sum()
+
+    plain, sharp = image(0.0), image(2.0)
+    assert high_share(sharp) > 2 * high_share(plain)
+    assert np.corrcoef(plain.ravel(), sharp.ravel())[0, 1] > 0.9  # the same subject
+    with pytest.raises(InputError, match="sharpen"):
+        simulate(SimConfig(sharpen=-1))
