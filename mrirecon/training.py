@@ -363,6 +363,35 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     return card
 
 
+def export_checkpoint(method: str, out_dir, models_dir=None) -> dict:
+    """Export the model in ``out_dir/checkpoint.pt`` (the run's last checkpointed step) to
+    ``models_dir`` instead of the best validated one ``train`` exported there: a run's later
+    steps can do better on data the validation does not cover. The card is the run's exported
+    card with this step's count, wall time and validation (from ``log.jsonl``, when that step was
+    validated; otherwise none). Returns the card."""
+    out_dir = Path(out_dir)
+    ckpt_path = out_dir / "checkpoint.pt"
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"{ckpt_path}: no checkpoint to export")
+    model, card = weights.load(method, models_dir, "cpu")
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(ckpt["model"])
+    step = int(ckpt["step"])
+    validation = None
+    log_path = out_dir / "log.jsonl"
+    if log_path.is_file():
+        for line in log_path.read_text().splitlines():
+            rec = json.loads(line)
+            if rec.get("step") == step and "validation" in rec:
+                validation = rec["validation"]
+    card = {**card, "training_steps": step, "wall_time_s": round(float(ckpt["wall"]), 1),
+            "validation": validation, "exported": "last checkpoint (mrirecon.training.export_checkpoint)"}
+    for key in ("name", "architecture", "config"):
+        card.pop(key, None)
+    weights.save(model, card, models_dir)
+    return card
+
+
 def model_card(method, cfg: TrainConfig, step, wall, dev, validation, out_dir=None) -> dict:
     """The JSON card saved next to the weights; a warm-started run carries the card of the model it
     started from under ``started_from`` (recursively: the whole training history)."""

@@ -256,6 +256,21 @@ def test_resume_continues_bit_for_bit(tmp_path):
         assert torch.equal(a["model"][k], b["model"][k]), k
 
 
+def test_export_last_checkpoint(tmp_path):
+    from mrirecon.training import export_checkpoint
+
+    cfg = dataclasses.replace(_tiny_cfg(6), validate_every=3)
+    train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "m", log=lambda *a: None)
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    card = export_checkpoint("irim", tmp_path / "run", tmp_path / "m")
+    model, saved = weights.load("irim", tmp_path / "m")
+    assert card["training_steps"] == saved["training_steps"] == 6 and saved["validation"]  # step 6 was validated
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, ckpt["model"][k]), k
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        export_checkpoint("irim", tmp_path / "nothing", tmp_path / "m")
+
+
 def test_warm_start_copies_matching_tensors(tmp_path):
     from mrirecon.training import warm_start
 
