@@ -68,6 +68,8 @@ def load_config(path=None, **overrides) -> TrainConfig:
     for key, allowed in CHOICES.items():  # checked here too, not only where (or whether) each is used
         if getattr(cfg, key) not in allowed:
             raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
+    if not 0.0 <= cfg.final_weight <= 1.0:
+        raise ValueError(f"final_weight must be within [0, 1], got {cfg.final_weight}")
     return cfg
 
 
@@ -377,13 +379,17 @@ def export_checkpoint(method: str, out_dir, models_dir=None) -> dict:
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     model.load_state_dict(ckpt["model"])
     step = int(ckpt["step"])
-    validation = None
     log_path = out_dir / "log.jsonl"
+    validated = {}  # step -> validation, of this run
     if log_path.is_file():
         for line in log_path.read_text().splitlines():
             rec = json.loads(line)
-            if rec.get("step") == step and "validation" in rec:
-                validation = rec["validation"]
+            if "validation" in rec:
+                validated[rec["step"]] = rec["validation"]
+    if validated.get(card.get("training_steps")) != card.get("validation"):
+        raise ValueError(f"the {method} card in {models_dir or weights.MODELS_DIR} was not exported by the run in "
+                         f"{out_dir}: its training and data settings would be wrong for this checkpoint")
+    validation = validated.get(step)
     card = {**card, "training_steps": step, "wall_time_s": round(float(ckpt["wall"]), 1),
             "validation": validation, "exported": "last checkpoint (mrirecon.training.export_checkpoint)"}
     for key in ("name", "architecture", "config"):

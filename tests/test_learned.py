@@ -257,7 +257,7 @@ def test_resume_continues_bit_for_bit(tmp_path):
 
 
 def test_export_last_checkpoint(tmp_path):
-    from mrirecon.training import export_checkpoint
+    from mrirecon.training import export_checkpoint, load_config
 
     cfg = dataclasses.replace(_tiny_cfg(6), validate_every=3)
     train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "m", log=lambda *a: None)
@@ -269,6 +269,13 @@ def test_export_last_checkpoint(tmp_path):
         assert torch.equal(v, ckpt["model"][k]), k
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         export_checkpoint("irim", tmp_path / "nothing", tmp_path / "m")
+    weights.save(tiny("irim"), {"training_steps": 3, "validation": {}}, tmp_path / "other")
+    with pytest.raises(ValueError, match="not exported by the run"):  # e.g. the warm start's source card
+        export_checkpoint("irim", tmp_path / "run", tmp_path / "other")
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text('{"final_weight": 2}')
+    with pytest.raises(ValueError, match="final_weight must be within"):
+        load_config(cfg_file)
 
 
 def test_warm_start_copies_matching_tensors(tmp_path):
