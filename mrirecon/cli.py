@@ -112,7 +112,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .training import export_checkpoint, load_config, train
+    from .runs import export_checkpoint
+    from .training import load_config, train
     from .weights import MODELS_DIR
 
     if args.export_checkpoint:

@@ -1,5 +1,6 @@
 """Training of the learned solvers: loop, checkpoints and bit-for-bit resume, validation,
-distributed data parallel (``torchrun``), export to ``models/``.
+distributed data parallel (``torchrun``), export to ``models/`` (warm start, model cards and the
+export of a last checkpoint: ``mrirecon.runs``).
 
 Loss: ``mrirecon.nn.loss`` on images normalised by the network's own data scale. Adam with linear warm-up
 and cosine decay. bf16 autocast (+ channels_last) by default on CPU and CUDA: ~3x faster on a CPU
@@ -11,8 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__, weights
+from . import weights
 from .nn.loss import loss_fn, ssim_torch, step_weights  # noqa: F401  (part of the training API)
 from .nn.model import MODELS, Reconstructor, config_from_dict
+from .runs import EXTRA_BLOCKS, export_checkpoint, model_card, warm_start  # noqa: F401  (part of the training API)
 from .trainset import DataConfig, IndexStream, SimulatedSlices, collate, make_sample
 
 
@@ -73,7 +73,7 @@ def load_config(path=None, **overrides) -> TrainConfig:
     return cfg
 
 
-CHOICES = {"precision": ("auto", "fp32", "bf16"), "init_extra_blocks": ("copy", "identity"),
+CHOICES = {"precision": ("auto", "fp32", "bf16"), "init_extra_blocks": EXTRA_BLOCKS,
            "trainable": ("all", "final_dc")}
 
 
@@ -102,7 +102,7 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     get their own group when ``cfg.dc_lr`` is set: they are a few scalars on a log scale that need
     steps of order 1, which Adam at a network's learning rate (~1e-4 per step) takes thousands of
     steps to make. Both groups follow the same warm-up and cosine schedule (``lr_scale``)."""
-    if cfg.trainable not in ("all", "final_dc"):
+    if cfg.trainable not in CHOICES["trainable"]:
         raise ValueError(f"trainable must be all or final_dc, got {cfg.trainable!r}")
     dc, rest = [], []
     for name, p in model.named_parameters():
@@ -117,14 +117,6 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     groups = [{"params": ps, "lr_scale": scale} for ps, scale in
               ((rest, 1.0), (dc, cfg.dc_lr / cfg.lr)) if ps]
     return torch.optim.Adam(groups, lr=cfg.lr)
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 class _Bar:
@@ -203,35 +195,6 @@ def _infer(model, k, mask, sens, noise_var, device) -> np.ndarray:
         s = torch.from_numpy(np.ascontiguousarray(sens)).to(device)
         nv = torch.full((y.shape[0],), float(noise_var), device=device)
         return model(y, m, s, nv).float().cpu().numpy()
-
-
-def warm_start(model: Reconstructor, source: str, models_dir=None, extra_blocks: str = "copy") -> list[str]:
-    """Copy every tensor of the trained method ``source`` whose name and shape match into ``model``;
-    cascade/step blocks of ``model`` (``blocks.N``) take ``blocks.0`` of the source when it has no
-    ``blocks.N``: a CIRIM starts with each cascade equal to a trained IRIM, a RIM-MGU with an
-    IRIM's convolutions. ``extra_blocks="identity"`` zeroes those borrowed blocks' output
-    convolution instead, so that they start by passing the estimate through: a CIRIM then begins
-    exactly as the IRIM it came from (running the same block 5 times in cascade, untrained, makes
-    the estimate diverge) and its later cascades learn corrections on top. Returns the names of
-    the copied tensors."""
-    import re
-
-    if extra_blocks not in ("copy", "identity"):
-        raise ValueError(f"init_extra_blocks must be copy or identity, got {extra_blocks!r}")
-    src = weights.load(source, models_dir, "cpu")[0].state_dict()
-    state = model.state_dict()
-    copied = []
-    for name, tensor in state.items():
-        for cand in (name, re.sub(r"blocks\.\d+\.", "blocks.0.", name)):
-            if cand in src and src[cand].shape == tensor.shape:
-                with torch.no_grad():
-                    if cand != name and extra_blocks == "identity" and ".conv_out." in name:
-                        tensor.zero_()
-                    else:
-                        tensor.copy_(src[cand].to(tensor.device))
-                copied.append(name)
-                break
-    return copied
 
 
 # --- the loop --------------------------------------------------------------------------------
@@ -363,54 +326,3 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     if not card and weights.paths(method, models_dir)[1].exists():  # an earlier validation was the best
         card = json.loads(weights.paths(method, models_dir)[1].read_text())
     return card
-
-
-def export_checkpoint(method: str, out_dir, models_dir=None) -> dict:
-    """Export the model in ``out_dir/checkpoint.pt`` (the run's last checkpointed step) to
-    ``models_dir`` instead of the best validated one ``train`` exported there: a run's later
-    steps can do better on data the validation does not cover. The card is the run's exported
-    card with this step's count, wall time and validation (from ``log.jsonl``, when that step was
-    validated; otherwise none). Returns the card."""
-    out_dir = Path(out_dir)
-    ckpt_path = out_dir / "checkpoint.pt"
-    if not ckpt_path.is_file():
-        raise FileNotFoundError(f"{ckpt_path}: no checkpoint to export")
-    model, card = weights.load(method, models_dir, "cpu")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(ckpt["model"])
-    step = int(ckpt["step"])
-    log_path = out_dir / "log.jsonl"
-    validated = {}  # step -> validation, of this run
-    if log_path.is_file():
-        for line in log_path.read_text().splitlines():
-            rec = json.loads(line)
-            if "validation" in rec:
-                validated[rec["step"]] = rec["validation"]
-    if validated.get(card.get("training_steps")) != card.get("validation"):
-        raise ValueError(f"the {method} card in {models_dir or weights.MODELS_DIR} was not exported by the run in "
-                         f"{out_dir}: its training and data settings would be wrong for this checkpoint")
-    validation = validated.get(step)
-    card = {**card, "training_steps": step, "wall_time_s": round(float(ckpt["wall"]), 1),
-            "validation": validation, "exported": "last checkpoint (mrirecon.training.export_checkpoint)"}
-    for key in ("name", "architecture", "config"):
-        card.pop(key, None)
-    weights.save(model, card, models_dir)
-    return card
-
-
-def model_card(method, cfg: TrainConfig, step, wall, dev, validation, out_dir=None) -> dict:
-    """The JSON card saved next to the weights; a warm-started run carries the card of the model it
-    started from under ``started_from`` (recursively: the whole training history)."""
-    hw = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-    history = Path(out_dir) / "init_card.json" if out_dir is not None else None
-    started = {"started_from": json.loads(history.read_text())} if history is not None and history.is_file() else {}
-    return {
-        "method": method, "training_steps": step, "batch_size": cfg.batch_size,
-        "wall_time_s": round(wall, 1), "hardware": hw, "precision": cfg.precision,
-        "training": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
-        "training_data": "simulated T1-weighted brain only (mrirecon.trainset, MNI152 anatomy, random "
-                         "deformation/coils/SNR/masks 4-10x); ESPIRiT maps",
-        "validation": validation, "date": time.strftime("%Y-%m-%d"),
-        "code_version": f"mrirecon {__version__} ({_git_commit()})", "torch": torch.__version__,
-        **started,
-    }

@@ -66,3 +66,17 @@ def pytest_unconfigure(config):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(getattr(config, "_mrirecon_exitstatus", 0))
+
+
+@pytest.fixture(scope="module")
+def batch(small_acq):
+    """A masked 2D 4x problem of ``small_acq`` as the learned networks take it (torch tensors)."""
+    import torch
+
+    from mrirecon import coils, masks
+
+    m = masks.create("gaussian2d", small_acq.kspace.shape[-2:], 4, seed=0)
+    k = small_acq.kspace * m
+    sens = coils.espirit(k, m)
+    return (torch.from_numpy(k), torch.from_numpy(m), torch.from_numpy(sens),
+            torch.full((k.shape[0],), coils.noise_variance(k, m)))

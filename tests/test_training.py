@@ -1,0 +1,211 @@
+"""Training: the loss, the loop, resume, warm starts, export, distributed runs, configs."""
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mrirecon import weights
+from mrirecon.nn.model import Reconstructor, config_from_dict, default_config
+from mrirecon.training import TrainConfig, loss_fn, train
+from mrirecon.trainset import DataConfig, collate, SimulatedSlices
+
+from tiny_nets import tiny
+
+
+def test_training_only_the_data_consistency_weights(tmp_path):
+    """``trainable="final_dc"``: the network stays as it was, the weights of the final step move,
+    at ``dc_lr``."""
+    torch.manual_seed(0)
+    start = tiny("irim", final_dc=3, final_dc_noise=True)
+    original = {k: v.clone() for k, v in start.state_dict().items()}
+    weights.save(start, {}, tmp_path / "models")
+    cfg = _tiny_cfg(4, dc_lr=0.1, trainable="final_dc", init_from="irim")
+    cfg.model.update(final_dc=3, final_dc_noise=True)
+    train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lambda *a: None)
+    after = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    changed = {k for k in after if not torch.equal(after[k], original[k])}
+    assert changed == {"net.log_mu", "net.mu_noise"}, changed
+    assert abs(float(after["net.log_mu"] - original["net.log_mu"])) > 0.05  # Adam at 0.1, not lr 3e-3
+    with pytest.raises(ValueError, match="no final data-consistency step"):
+        train("irim", _tiny_cfg(2, trainable="final_dc"), tmp_path / "x", models_dir=tmp_path / "y",
+              log=lambda *a: None)
+
+
+
+
+def _tiny_cfg(steps, **kw):
+    return TrainConfig(model=dict(channels=8, steps=2), steps=steps, batch_size=2, lr=3e-3, warmup=2,
+                       precision="fp32", workers=0, checkpoint_every=3, validate_every=10 ** 6,
+                       log_every=1, val_samples=1, val_size=64,
+                       data=DataConfig(size=64, crop=48, coils=(2, 3)), **kw)
+
+
+def _fixed_loss(model, cfg):
+    ds = SimulatedSlices(dataclasses.replace(cfg.data, coil_group=4))
+    b = collate([ds[10_000 + i] for i in range(4)])
+    with torch.no_grad():
+        scale, gen = model.normalised_steps(b["kspace"], b["mask"].unsqueeze(1), b["sens"], b["noise_var"])
+        return float(loss_fn(list(gen), b["target"] / scale.view(-1, 1, 1)))
+
+
+def test_training_lowers_the_loss(tmp_path):
+    cfg = _tiny_cfg(20)
+    torch.manual_seed(cfg.seed)
+    before = _fixed_loss(Reconstructor("irim", config_from_dict("rim", {**default_config("irim").__dict__,
+                                                                       "channels": 8, "steps": 2})), cfg)
+    card = train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lambda *a: None)
+    after = _fixed_loss(weights.load("irim", tmp_path / "models")[0], cfg)
+    assert after < 0.9 * before, (before, after)
+    assert card["training_steps"] == 20 and "validation" in card
+    assert json.loads((tmp_path / "models" / "irim.json").read_text())["config"]["channels"] == 8
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    train("irim", _tiny_cfg(6), tmp_path / "straight", models_dir=tmp_path / "m1", log=lambda *a: None)
+    train("irim", _tiny_cfg(6), tmp_path / "split", models_dir=tmp_path / "m2", log=lambda *a: None, stop_at=4)
+    train("irim", _tiny_cfg(6), tmp_path / "split", resume=True, models_dir=tmp_path / "m2", log=lambda *a: None)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 6
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+def test_export_last_checkpoint(tmp_path):
+    from mrirecon.training import export_checkpoint, load_config
+
+    cfg = dataclasses.replace(_tiny_cfg(6), validate_every=3)
+    train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "m", log=lambda *a: None)
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    card = export_checkpoint("irim", tmp_path / "run", tmp_path / "m")
+    model, saved = weights.load("irim", tmp_path / "m")
+    assert card["training_steps"] == saved["training_steps"] == 6 and saved["validation"]  # step 6 was validated
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, ckpt["model"][k]), k
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        export_checkpoint("irim", tmp_path / "nothing", tmp_path / "m")
+    weights.save(tiny("irim"), {"training_steps": 3, "validation": {}}, tmp_path / "other")
+    with pytest.raises(ValueError, match="not exported by the run"):  # e.g. the warm start's source card
+        export_checkpoint("irim", tmp_path / "run", tmp_path / "other")
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text('{"final_weight": 2}')
+    with pytest.raises(ValueError, match="final_weight must be within"):
+        load_config(cfg_file)
+
+
+def test_warm_start_copies_matching_tensors(tmp_path):
+    from mrirecon.training import warm_start
+
+    torch.manual_seed(0)
+    src = tiny("irim")
+    weights.save(src, {"training_steps": 7, "validation": {"x": 1}}, tmp_path)
+    cirim = tiny("cirim")
+    copied = warm_start(cirim, "irim", tmp_path)
+    state = cirim.state_dict()
+    for c in range(cirim.config.cascades):  # every cascade starts as the trained IRIM block
+        for k, v in src.state_dict().items():
+            assert torch.equal(state[k.replace("blocks.0.", f"blocks.{c}.")], v), k
+    assert len(copied) == len(state)
+    mgu = tiny("rim-mgu")
+    before = {k: v.clone() for k, v in mgu.state_dict().items()}
+    copied = warm_start(mgu, "irim", tmp_path)  # convolutions match, cells do not
+    assert "net.blocks.0.conv_mid.weight" in copied and "net.blocks.0.cell1.w.weight" not in copied
+    assert torch.equal(mgu.state_dict()["net.blocks.0.cell1.w.weight"], before["net.blocks.0.cell1.w.weight"])
+    cfg = _tiny_cfg(2, init_from="irim")
+    train("cirim", dataclasses.replace(cfg, model=dict(channels=8, steps=2, cascades=2)), tmp_path / "run",
+          models_dir=tmp_path, log=lambda *a: None, stop_at=1)
+    # the source's card (without its validation) is kept with the run for the new card's history
+    history = json.loads((tmp_path / "run" / "init_card.json").read_text())
+    assert history["training_steps"] == 7 and "validation" not in history
+    from mrirecon.training import model_card
+    card = model_card("cirim", cfg, 1, 1.0, torch.device("cpu"), {}, tmp_path / "run")
+    assert card["started_from"]["training_steps"] == 7
+
+
+def test_warm_start_identity_cascades_reproduce_the_source(tmp_path, batch):
+    """``init_extra_blocks="identity"``: a CIRIM warm-started from an IRIM gives the IRIM's output."""
+    from mrirecon.training import warm_start
+
+    torch.manual_seed(0)
+    src = tiny("irim", final_dc=4).eval()
+    weights.save(src, {}, tmp_path)
+    cirim = tiny("cirim", final_dc=4).eval()
+    copied = warm_start(cirim, "irim", tmp_path, extra_blocks="identity")
+    assert len(copied) == len(cirim.state_dict())
+    assert cirim.state_dict()["net.blocks.1.conv_out.weight"].abs().sum() == 0
+    assert torch.equal(cirim.state_dict()["net.blocks.1.conv_mid.weight"], src.state_dict()["net.blocks.0.conv_mid.weight"])
+    with torch.no_grad():
+        np.testing.assert_allclose(cirim(*batch).numpy(), src(*batch).numpy(), rtol=1e-5, atol=1e-6)
+        copy = tiny("cirim", final_dc=4).eval()
+        warm_start(copy, "irim", tmp_path)  # "copy": the cascades repeat the block, a different output
+        assert not torch.allclose(copy(*batch), src(*batch))
+    with pytest.raises(ValueError, match="copy or identity"):
+        warm_start(cirim, "irim", tmp_path, extra_blocks="zero")
+    from mrirecon.training import load_config
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text('{"init_extra_blocks": "zero"}')  # no init_from: still refused, when the config is read
+    with pytest.raises(ValueError, match="init_extra_blocks must be one of copy, identity, got 'zero'"):
+        load_config(cfg)
+    assert load_config(cfg, init_extra_blocks="identity").init_extra_blocks == "identity"
+
+
+@pytest.mark.slow
+def test_distributed_two_cpu_processes(tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model": {"channels": 8, "steps": 2}, "steps": 3, "batch_size": 1, "warmup": 1,
+                               "precision": "fp32", "workers": 0, "val_samples": 1, "val_size": 64,
+                               "data": {"size": 64, "crop": 48, "coils": [2, 2]}}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "mrirecon.cli", "train", "irim", "--config", str(cfg), "--out", str(tmp_path / "run"),
+           "--models-dir", str(tmp_path / "models"), "--device", "cpu"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "models" / "irim.safetensors").exists()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[-2]["step"] == 3
+
+
+
+
+def test_loss_is_float32_inside_autocast():
+    """The training step runs under bf16 autocast; the loss (SSIM's variances) must not."""
+    torch.manual_seed(0)
+    target = torch.rand(2, 48, 48) * 0.2 + 1.0
+    outs = [target + 0.01 * torch.randn_like(target) for _ in range(3)]
+    plain = loss_fn(outs, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = loss_fn(outs, target)
+    assert torch.allclose(inside, plain, atol=1e-6) and 0 < float(plain) < 0.1
+
+
+def test_step_weights_final_share():
+    from mrirecon.nn.loss import step_weights
+
+    assert step_weights(3) == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+    w = step_weights(9, final_weight=0.6)
+    assert sum(w) == pytest.approx(1) and w[-1] == 0.6 and w[7] == pytest.approx(0.4 * 8 / 36)
+    assert step_weights(1, final_weight=0.6) == [1.0]
+    with pytest.raises(ValueError, match="final_weight"):
+        step_weights(4, final_weight=1.5)
+    target = torch.ones(1, 16, 16)
+    bad_early = [torch.zeros_like(target), target.clone()]  # only the last output is right
+    assert float(loss_fn(bad_early, target, final_weight=0.9)) < float(loss_fn(bad_early, target))
+
+
+def test_training_field_of_view_range():
+    from mrirecon.trainset import DataConfig, subject
+
+    fixed = DataConfig(seed=3)
+    ranged = DataConfig(seed=3, fov_mm=(205.0, 250.0))
+    fovs = [subject(ranged, k)[3] for k in range(20)]
+    assert all(subject(fixed, k)[3] == 240.0 for k in range(5))
+    assert all(205.0 <= f <= 250.0 for f in fovs) and len(set(fovs)) == 20
+    # the range draws from its own stream: the other factors of a subject stay as they were
+    assert [subject(fixed, k)[:3] for k in range(5)] == [subject(ranged, k)[:3] for k in range(5)]
