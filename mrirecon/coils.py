@@ -99,6 +99,23 @@ def rss_floor(image, noise_var, n_coils: int):
     return np.sqrt(np.abs(image) ** 2 + extra).astype(np.float32)
 
 
+def g_factor(sens: np.ndarray, r: int) -> np.ndarray:
+    """SENSE g-factor map ``(H, W)`` of maps ``(C, H, W)`` at equispaced acceleration ``r`` along W
+    (Pruessmann et al. 1999; calibration lines ignored): ``sqrt([(S^H S)^-1]_ii [S^H S]_ii)`` over the
+    ``r`` pixels of a row that fold onto each other, the noise amplification of unfolding them.
+    Pixels without signal in any coil get 0."""
+    sens = np.asarray(sens)
+    c, h, w = sens.shape
+    if w % r:
+        raise InputError(f"width {w} is not a multiple of R={r}", "g_factor")
+    # (H, W/r, C, r): the r pixels of each row that fold onto each other
+    s = sens.reshape(c, h, r, w // r).transpose(1, 3, 0, 2)
+    gram = s.conj().swapaxes(-1, -2) @ s
+    inv = np.linalg.pinv(gram, hermitian=True)
+    g = np.sqrt(np.maximum((np.diagonal(inv, axis1=-2, axis2=-1) * np.diagonal(gram, axis1=-2, axis2=-1)).real, 0))
+    return g.transpose(0, 2, 1).reshape(h, w)  # back to (H, r * W/r) in the original order
+
+
 def estimate(kspace, mask=None, method: str = "espirit", **kwargs) -> np.ndarray:
     """Sensitivity maps ``(..., C, H, W)`` complex64 by ``method`` (one of :data:`ESTIMATORS`)."""
     if method not in ESTIMATORS:

@@ -3,11 +3,11 @@
 Tissue fractions from real anatomy (:mod:`mrirecon.anatomy`) -> a tissue-based T1w, T2w or FLAIR
 contrast with per-tissue intensity jitter, fine anatomical texture and a smooth bias field ->
 optional white-matter lesions (hypointense on T1w, hyperintense on T2w/FLAIR) -> smooth random
-phase -> birdcage coil sensitivities with random variation -> centred orthonormal FFT -> complex
-Gaussian noise at a chosen SNR -> k-space quantised like a digitiser (see ``quantise``).
-The reference ``reconstruction_rss`` is the RSS of the noisy, fully sampled coil images, as in
-fastMRI. Every draw comes from one ``numpy.random.Generator`` seeded by ``seed``: same arguments,
-same file, bit for bit.
+phase -> birdcage coil sensitivities with random variation (and, with ``coil_phase``, a smooth
+phase field per coil) -> centred orthonormal FFT -> complex Gaussian noise at a chosen SNR ->
+k-space quantised like a digitiser (see ``quantise``). The reference ``reconstruction_rss`` is the
+RSS of the noisy, fully sampled coil images, as in fastMRI. Every draw comes from generators
+seeded by ``seed``: same arguments, same file, bit for bit.
 """
 from __future__ import annotations
 
@@ -50,6 +50,11 @@ class SimConfig:
     # average of many brains, with 4-36x less power than a real scan at 0.35-1.0 of the k-space
     # radius; 2-3 brings that within 0.7-2x (benchmarks/sim_spectrum.py). 0: the template as it is
     sharpen: float = 0.0
+    # peak (rad) of an extra smooth phase field per coil. Birdcage maps have little phase diversity
+    # between coils, so SENSE unfolds them badly: at 4 coils and equispaced 4x their g-factor is 14-28
+    # (mean over the head) against 5 for the maps of the shared real 4-coil scan, whose phases differ
+    # by up to a wrap. 3-4 rad brings it to 2-5 (benchmarks/coil_geometry.py). 0: birdcage phases only
+    coil_phase: float = 0.0
 
     def check(self) -> "SimConfig":
         if self.contrast not in CONTRASTS:
@@ -64,6 +69,8 @@ class SimConfig:
             raise InputError(f"fov_mm must be within 150-400 mm, got {self.fov_mm}", "simulate")
         if not 0 <= self.sharpen <= 10:
             raise InputError(f"sharpen must be within 0-10, got {self.sharpen}", "simulate")
+        if not 0 <= self.coil_phase <= 2 * np.pi:
+            raise InputError(f"coil_phase must be within 0-2pi rad, got {self.coil_phase}", "simulate")
         return self
 
 
@@ -86,7 +93,8 @@ def simulate(cfg: SimConfig) -> Acquisition:
                         deform=cfg.deform)
     magnitude = contrast_image(slab, cfg.contrast, rng, cfg.sharpen)
     image = (magnitude * np.exp(1j * smooth_phase(magnitude.shape, rng))).astype(np.complex64)
-    sens = coil_maps(cfg.coils, cfg.size, rng)[None].repeat(cfg.slices, 0)
+    sens = coil_maps(cfg.coils, cfg.size, rng, cfg.coil_phase, np.random.default_rng([cfg.seed, 7]))
+    sens = sens[None].repeat(cfg.slices, 0)
     coil_images = sens * image[:, None]
     brain = (slab.channels["gm"] + slab.channels["wm"]) > 0.5
     signal = float(np.abs(image)[brain].mean()) if brain.any() else float(np.abs(image).mean())
@@ -192,8 +200,10 @@ def smooth_phase(shape, rng, max_rad: float = np.pi / 2) -> np.ndarray:
     return np.broadcast_to(phase, shape)
 
 
-def coil_maps(n_coils: int, size: int, rng) -> np.ndarray:
-    """Birdcage sensitivities (sigpy) with a random radius, rotation and smooth perturbation."""
+def coil_maps(n_coils: int, size: int, rng, phase: float = 0.0, phase_rng=None) -> np.ndarray:
+    """Birdcage sensitivities (sigpy) with a random radius, rotation and smooth perturbation; with
+    ``phase`` > 0 also a smooth phase field per coil peaking at ``phase`` rad, drawn from
+    ``phase_rng`` (its own stream: the other draws stay as they are without it)."""
     import sigpy.mri as mr
 
     if n_coils == 1:
@@ -204,6 +214,8 @@ def coil_maps(n_coils: int, size: int, rng) -> np.ndarray:
         1j * ndimage.rotate(maps.imag, angle, axes=(1, 2), reshape=False, mode="nearest")
     pert = anatomy.smooth_field((2, n_coils, size, size), rng, cells=6)
     maps = maps * (1 + 0.2 * (pert[0] + 1j * pert[1]))
+    if phase > 0:
+        maps = maps * np.exp(1j * phase * anatomy.smooth_field((n_coils, size, size), phase_rng, cells=3))
     return (maps / np.abs(maps).max()).astype(np.complex64)
 
 

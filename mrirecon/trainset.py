@@ -10,6 +10,7 @@ uncropped; GUIDE §9).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ class DataConfig:
     # image, as in tight clinical FOVs (the shared real scan: the head spans its whole height)
     fov_mm: tuple[float, float] = (240.0, 240.0)
     sharpen: tuple[float, float] = (0.0, 0.0)  # SimConfig.sharpen per subject, uniform in the range
+    coil_phase: tuple[float, float] = (0.0, 0.0)  # SimConfig.coil_phase (rad) per subject, uniform
 
 
 @dataclass
@@ -57,9 +59,9 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     reuse = max(cfg.reuse, 1)
     group_rng = np.random.default_rng([cfg.seed, index // max(cfg.coil_group, reuse, 1), 1])
     c = n_coils or int(group_rng.integers(cfg.coils[0], cfg.coils[1] + 1))
-    lesions, seed, snr, fov, sharpen = subject(cfg, index // reuse)
-    sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1, lesions=lesions,
-                    seed=seed, snr=snr, fov_mm=fov, sharpen=sharpen)
+    sub = subject(cfg, index // reuse)
+    sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1, lesions=sub.lesions,
+                    seed=sub.seed, snr=sub.snr, fov_mm=sub.fov_mm, sharpen=sub.sharpen, coil_phase=sub.coil_phase)
     acq = _simulate_cached(sim)
     images = ifft2c(acq.kspace[0])  # noisy coil images (C, S, S)
     crop = cfg.crop if crop is None else crop
@@ -74,20 +76,31 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     sens = coils.estimate(k, mask, cfg.estimator)
     return Sample(kspace=k, mask=mask, sens=sens, target=coils.rss(images).astype(np.float32),
                   noise_var=coils.noise_variance(k, mask),
-                  info={"coils": c, "mask": kind, "acceleration": accel, "snr": sim.snr, "fov_mm": fov, "sharpen": sharpen})
+                  info={"coils": c, "mask": kind, "acceleration": accel, **sub._asdict()})
 
 
-def subject(cfg: DataConfig, k: int) -> tuple[int, int, float, float, float]:
-    """Simulated subject ``k`` of the stream: (number of lesions, simulator seed, SNR, FOV mm,
-    sharpening)."""
+class Subject(NamedTuple):
+    """The draws of one simulated subject of a stream (see :func:`subject`)."""
+    lesions: int
+    seed: int  # the simulator's
+    snr: float
+    fov_mm: float
+    sharpen: float
+    coil_phase: float
+
+
+def subject(cfg: DataConfig, k: int) -> Subject:
+    """Simulated subject ``k`` of the stream. The ranged factors added later (FOV, sharpening, coil
+    phase) each draw from a stream of their own, so a fixed value leaves the other draws as they were."""
     rng = np.random.default_rng([cfg.seed, k, 2])
     lesions = int(rng.integers(cfg.lesions[0], cfg.lesions[1] + 1))
     seed, snr = int(rng.integers(2 ** 31)), float(rng.uniform(*cfg.snr))
-    lo, hi = cfg.fov_mm  # own stream: a fixed FOV leaves the other draws as they were
-    fov = lo if lo == hi else float(np.random.default_rng([cfg.seed, k, 3]).uniform(lo, hi))
-    lo, hi = cfg.sharpen
-    sharpen = lo if lo == hi else float(np.random.default_rng([cfg.seed, k, 4]).uniform(lo, hi))
-    return lesions, seed, snr, fov, sharpen
+
+    def ranged(bounds, stream):
+        lo, hi = bounds
+        return lo if lo == hi else float(np.random.default_rng([cfg.seed, k, stream]).uniform(lo, hi))
+
+    return Subject(lesions, seed, snr, ranged(cfg.fov_mm, 3), ranged(cfg.sharpen, 4), ranged(cfg.coil_phase, 5))
 
 
 _LAST: dict = {}

@@ -90,3 +90,18 @@ def test_bad_inputs():
         coils.espirit(np.ones((2, 16, 16), np.complex64), np.ones((8, 8), bool))
     with pytest.raises(InputError, match="unknown sensitivity estimator"):
         coils.estimate(np.ones((2, 16, 16), np.complex64), None, "magic")
+
+
+def test_g_factor_by_hand():
+    """Two coils, R = 2: at each pair of folded pixels the coils see (1, 1) and (1, 0.5); the Gram
+    matrix [[2, 1.5], [1.5, 1.25]] has the inverse [[5, -6], [-6, 8]], so g = sqrt(5 * 2) =
+    sqrt(8 * 1.25) = sqrt(10). Orthogonal coil patterns (1, 1) and (1, -1) unfold without loss (g = 1)."""
+    h, w = 3, 8
+    sens = np.ones((2, h, w), np.complex64)
+    sens[1, :, w // 2:] = 0.5
+    assert np.allclose(coils.g_factor(sens, 2), np.sqrt(10), rtol=1e-5)
+    sens[1, :, w // 2:] = -1
+    assert np.allclose(coils.g_factor(sens, 2), 1, rtol=1e-5)
+    assert np.allclose(coils.g_factor(sens, 1), 1, rtol=1e-5)  # nothing folds
+    with pytest.raises(InputError, match="multiple"):
+        coils.g_factor(sens, 3)

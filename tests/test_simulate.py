@@ -105,3 +105,26 @@ def test_sharpen_adds_fine_structure_only():
     assert np.corrcoef(plain.ravel(), sharp.ravel())[0, 1] > 0.9  # the same subject
     with pytest.raises(InputError, match="sharpen"):
         simulate(SimConfig(sharpen=-1))
+
+
+def test_coil_phase_changes_only_the_phase_of_the_maps_and_helps_unfolding():
+    """``coil_phase`` multiplies each coil's map by a smooth phase field of its own: magnitudes,
+    object and noise level stay as they were, and the phase diversity lowers the SENSE g-factor
+    (birdcage maps alone unfold 4 coils at R = 4 badly)."""
+    from mrirecon.coils import g_factor, rss
+
+    def acq(phase):
+        return simulate(SimConfig(size=96, coils=4, slices=1, seed=2, coil_phase=phase))
+
+    plain, phased = acq(0.0), acq(3.0)
+    assert np.allclose(np.abs(plain.sens), np.abs(phased.sens), atol=1e-6)
+    assert np.array_equal(plain.image, phased.image) and plain.noise_std == phased.noise_std
+    assert np.abs(np.angle(phased.sens * plain.sens.conj())).max() > 1.0
+
+    def mean_g(a):
+        s = a.sens[0] / np.maximum(rss(a.sens[0]), 1e-6)
+        return g_factor(s, 4)[a.target[0] > 0.1 * a.target.max()].mean()
+
+    assert mean_g(phased) < 0.8 * mean_g(plain), (mean_g(plain), mean_g(phased))
+    with pytest.raises(InputError, match="coil_phase"):
+        simulate(SimConfig(coil_phase=-1))

@@ -199,13 +199,16 @@ def test_step_weights_final_share():
     assert float(loss_fn(bad_early, target, final_weight=0.9)) < float(loss_fn(bad_early, target))
 
 
-def test_training_field_of_view_range():
+def test_training_field_of_view_and_coil_phase_ranges():
     from mrirecon.trainset import DataConfig, subject
 
     fixed = DataConfig(seed=3)
-    ranged = DataConfig(seed=3, fov_mm=(205.0, 250.0))
-    fovs = [subject(ranged, k)[3] for k in range(20)]
-    assert all(subject(fixed, k)[3] == 240.0 for k in range(5))
+    ranged = DataConfig(seed=3, fov_mm=(205.0, 250.0), coil_phase=(0.0, 4.0))
+    fovs = [subject(ranged, k).fov_mm for k in range(20)]
+    phases = [subject(ranged, k).coil_phase for k in range(20)]
+    assert all(subject(fixed, k).fov_mm == 240.0 and subject(fixed, k).coil_phase == 0 for k in range(5))
     assert all(205.0 <= f <= 250.0 for f in fovs) and len(set(fovs)) == 20
-    # the range draws from its own stream: the other factors of a subject stay as they were
+    assert all(0 <= p <= 4.0 for p in phases) and len(set(phases)) == 20
+    # each range draws from its own stream: the other factors of a subject stay as they were
     assert [subject(fixed, k)[:3] for k in range(5)] == [subject(ranged, k)[:3] for k in range(5)]
+    assert fovs == [subject(DataConfig(seed=3, fov_mm=(205.0, 250.0)), k).fov_mm for k in range(20)]
