@@ -51,9 +51,9 @@ class SimConfig:
     # radius; 2-3 brings that within 0.7-2x (benchmarks/sim_spectrum.py). 0: the template as it is
     sharpen: float = 0.0
     # peak (rad) of an extra smooth phase field per coil. Birdcage maps have little phase diversity
-    # between coils, so SENSE unfolds them badly: at 4 coils and equispaced 4x their g-factor is 14-28
-    # (mean over the head) against 5 for the maps of the shared real 4-coil scan, whose phases differ
-    # by up to a wrap. 3-4 rad brings it to 2-5 (benchmarks/coil_geometry.py). 0: birdcage phases only
+    # between coils, so SENSE unfolds them badly: at 4 coils and equispaced 4x their g-factor is 12-28
+    # (mean over the head, per subject) against 5 for the maps of the shared real 4-coil scan, whose
+    # phases differ by up to a wrap; 4 rad brings it to 5 (benchmarks/coil_geometry.py). 0: birdcage only
     coil_phase: float = 0.0
 
     def check(self) -> "SimConfig":
@@ -215,7 +215,8 @@ def coil_maps(n_coils: int, size: int, rng, phase: float = 0.0, phase_rng=None) 
     pert = anatomy.smooth_field((2, n_coils, size, size), rng, cells=6)
     maps = maps * (1 + 0.2 * (pert[0] + 1j * pert[1]))
     if phase > 0:
-        maps = maps * np.exp(1j * phase * anatomy.smooth_field((n_coils, size, size), phase_rng, cells=3))
+        field = anatomy.smooth_field((n_coils, size, size), rng if phase_rng is None else phase_rng, cells=3)
+        maps = maps * np.exp(1j * phase * field)
     return (maps / np.abs(maps).max()).astype(np.complex64)
 
 
