@@ -54,7 +54,8 @@ def main() -> None:
                 acq = simulate(SimConfig(contrast="t2w", coils=n_coils, slices=1, seed=seed, coil_phase=phase))
                 s = acq.sens[0] / np.maximum(coils.rss(acq.sens[0]), 1e-6)
                 m = head(acq.target[0])
-                g2.append(g_factor(s, 2)[m]), g4.append(g_factor(s, 4)[m])
+                g2.append(g_factor(s, 2)[m])
+                g4.append(g_factor(s, 4)[m])
             g2, g4 = np.concatenate(g2), np.concatenate(g4)
             name = f"sim, {n_coils} coils, coil_phase {phase:g}"
             print(f"{name:34s} {stats(g2, slice(None))} {stats(g4, slice(None))}")
