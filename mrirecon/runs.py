@@ -32,7 +32,7 @@ def warm_start(model: Reconstructor, source: str, models_dir=None, extra_blocks:
     the estimate diverge) and its later cascades learn corrections on top. Returns the names of
     the copied tensors."""
     if extra_blocks not in EXTRA_BLOCKS:
-        raise ValueError(f"init_extra_blocks must be copy or identity, got {extra_blocks!r}")
+        raise ValueError(f"init_extra_blocks must be {' or '.join(EXTRA_BLOCKS)}, got {extra_blocks!r}")
     src = weights.load(source, models_dir, "cpu")[0].state_dict()
     state = model.state_dict()
     copied = []
@@ -75,7 +75,7 @@ def export_checkpoint(method: str, out_dir, models_dir=None) -> dict:
                          f"{out_dir}: its training and data settings would be wrong for this checkpoint")
     validation = validated.get(step)
     card = {**card, "training_steps": step, "wall_time_s": round(float(ckpt["wall"]), 1),
-            "validation": validation, "exported": "last checkpoint (mrirecon.training.export_checkpoint)"}
+            "validation": validation, "exported": "last checkpoint (mrirecon.runs.export_checkpoint)"}
     for key in ("name", "architecture", "config"):
         card.pop(key, None)
     weights.save(model, card, models_dir)
@@ -93,7 +93,8 @@ def model_card(method, cfg: TrainConfig, step, wall, dev, validation, out_dir=No
         "wall_time_s": round(wall, 1), "hardware": hw, "precision": cfg.precision,
         "training": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
         "training_data": "simulated T1-weighted brain only (mrirecon.trainset, MNI152 anatomy, random "
-                         "deformation/coils/SNR/masks 4-10x); ESPIRiT maps",
+                         "deformation/coils/SNR/masks {:g}-{:g}x; settings under training.data); ESPIRiT maps"
+                         .format(*cfg.data.accelerations),
         "validation": validation, "date": time.strftime("%Y-%m-%d"),
         "code_version": f"mrirecon {__version__} ({_git_commit()})", "torch": torch.__version__,
         **started,

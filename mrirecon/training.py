@@ -103,7 +103,7 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     steps of order 1, which Adam at a network's learning rate (~1e-4 per step) takes thousands of
     steps to make. Both groups follow the same warm-up and cosine schedule (``lr_scale``)."""
     if cfg.trainable not in CHOICES["trainable"]:
-        raise ValueError(f"trainable must be all or final_dc, got {cfg.trainable!r}")
+        raise ValueError(f"trainable must be {' or '.join(CHOICES['trainable'])}, got {cfg.trainable!r}")
     dc, rest = [], []
     for name, p in model.named_parameters():
         is_dc = name.rsplit(".", 1)[-1] in DC_PARAMETERS
