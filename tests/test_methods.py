@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -63,6 +65,21 @@ def test_cs_beats_zero_filled(small_acq, name):
     zf = metrics.psnr(small_acq.target, solvers.get("zero-filled").run(problem))
     cs = metrics.psnr(small_acq.target, solvers.get(name).run(problem))
     assert cs > zf + 2, (cs, zf)
+
+
+@pytest.mark.parametrize("name", ["cs-l1", "cs-tv"])
+def test_cs_is_zero_outside_the_maps_support(problem, name):
+    """The data do not see pixels outside cropped maps and the prior alone does not zero them: the
+    estimate must be zero there, the output the RSS noise floor."""
+    sens = problem.sens.copy()
+    sens[..., :, :8] = 0  # a band of columns outside the support (the object reaches into it)
+    cropped = dataclasses.replace(problem, sens=sens, noise_var=1e-6)
+    method = solvers.get(name, iterations=10)
+    out = method.run(cropped)
+    assert np.abs(method.estimate[..., :8]).max() == 0
+    np.testing.assert_allclose(out[..., :8], np.sqrt((cropped.n_coils - 1) * 1e-6), rtol=1e-5)
+    inside = (np.abs(sens) ** 2).sum(-3) > 0
+    assert (np.abs(method.estimate)[inside] > 0).all()
 
 
 def test_cs_is_independent_of_intensity_units(problem):
