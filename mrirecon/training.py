@@ -47,7 +47,7 @@ class TrainConfig:
     time_budget_s: float = 0.0  # > 0: at the end of warm-up, set `steps` to fill this wall time
     init_from: str = ""  # warm start (fresh runs only): a trained method in models_dir, see warm_start
     init_extra_blocks: str = "copy"  # copy | identity: blocks the source lacks (a CIRIM's later cascades), see warm_start
-    dc_lr: float = 0.0  # > 0: peak learning rate of the final data-consistency weights (log_mu, mu_noise)
+    dc_lr: float = 0.0  # > 0: peak learning rate of the final data-consistency weights (log_mu, mu_noise, mu_map)
     trainable: str = "all"  # all | final_dc (the network frozen: only its data-consistency weights learn)
     final_weight: float = 0.0  # > 0: the last output's share of the loss (nn.loss.step_weights); 0: linear in the step
 
@@ -95,6 +95,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 DC_PARAMETERS = ("log_mu", "mu_noise")  # the learned final data-consistency step (mrirecon.nn.common)
+DC_MODULE = "mu_map"  # ... and its per-pixel weight map (config final_dc_map, nn.common.WeightMap)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -106,7 +107,8 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
         raise ValueError(f"trainable must be {' or '.join(CHOICES['trainable'])}, got {cfg.trainable!r}")
     dc, rest = [], []
     for name, p in model.named_parameters():
-        is_dc = name.rsplit(".", 1)[-1] in DC_PARAMETERS
+        parts = name.split(".")
+        is_dc = parts[-1] in DC_PARAMETERS or DC_MODULE in parts
         if cfg.trainable == "final_dc" and not is_dc:
             p.requires_grad_(False)
             continue

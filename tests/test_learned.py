@@ -100,6 +100,38 @@ def test_noise_adaptive_data_consistency_weight(batch):
         assert not torch.equal(plain(y, m, s, nv * 3), adaptive(y, m, s, nv * 3))
 
 
+@pytest.mark.parametrize("name", ["irim", "recurrentvarnet"])
+def test_per_pixel_data_consistency_weight(name, batch):
+    """``final_dc_map``: zero-initialised, the model equals the constant-weight one; the map gets a
+    gradient; a large weight on some pixels keeps the network's estimate there (the step's
+    ``argmin ||Az - y||^2 + mu ||z - x||^2`` tends to ``x`` as ``mu`` grows)."""
+    from mrirecon.nn.common import WeightMap
+
+    wm = WeightMap(4)
+    with torch.no_grad():
+        wm.conv.bias.fill_(100.0)  # bounded: exp(LIMIT) at most
+    assert torch.allclose(wm(torch.zeros(2, 4, 3, 3), torch.tensor([1.0, 2.0]))[:, 0, 0],
+                          torch.tensor([1.0, 2.0]) * np.exp(WeightMap.LIMIT), rtol=1e-4)
+    torch.manual_seed(0)
+    plain = tiny(name, final_dc=4)
+    torch.manual_seed(0)
+    mapped = tiny(name, final_dc=4, final_dc_map=True)
+    y, m, s, nv = batch
+    assert torch.equal(plain(y, m, s, nv), mapped(y, m, s, nv).detach())
+    mapped(y, m, s, nv).mean().backward()
+    assert mapped.net.mu_map.conv.bias.grad != 0
+    with torch.no_grad():
+        mapped.net.mu_map.conv.bias.fill_(WeightMap.LIMIT * 4)
+        mapped.net.log_mu.fill_(np.log(1e3))
+        outs = [o for o in mapped.iterate(y, m, s)]
+    # the final step keeps the last network estimate where the maps see the object (rss_floor off:
+    # no noise_var given)
+    inside = (s.abs() ** 2).sum(-3) > 0
+    assert inside.float().mean() > 0.3
+    assert torch.allclose(outs[-1][inside], outs[-2][inside], rtol=1e-3, atol=1e-3 * float(outs[-2].max()))
+    assert not torch.allclose(plain(y, m, s)[inside], outs[-2][inside], rtol=1e-2)
+
+
 def test_save_load_round_trip(tmp_path, batch):
     torch.manual_seed(0)
     model = tiny("irim", final_dc=4).eval()

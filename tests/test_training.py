@@ -18,18 +18,18 @@ from tiny_nets import tiny
 
 
 def test_training_only_the_data_consistency_weights(tmp_path):
-    """``trainable="final_dc"``: the network stays as it was, the weights of the final step move,
-    at ``dc_lr``."""
+    """``trainable="final_dc"``: the network stays as it was, the weights of the final step (its
+    per-pixel map included) move, at ``dc_lr``."""
     torch.manual_seed(0)
-    start = tiny("irim", final_dc=3, final_dc_noise=True)
+    start = tiny("irim", final_dc=3, final_dc_noise=True, final_dc_map=True)
     original = {k: v.clone() for k, v in start.state_dict().items()}
     weights.save(start, {}, tmp_path / "models")
     cfg = _tiny_cfg(4, dc_lr=0.1, trainable="final_dc", init_from="irim")
-    cfg.model.update(final_dc=3, final_dc_noise=True)
+    cfg.model.update(final_dc=3, final_dc_noise=True, final_dc_map=True)
     train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lambda *a: None)
     after = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
     changed = {k for k in after if not torch.equal(after[k], original[k])}
-    assert changed == {"net.log_mu", "net.mu_noise"}, changed
+    assert changed == {"net.log_mu", "net.mu_noise", "net.mu_map.conv.weight", "net.mu_map.conv.bias"}, changed
     assert abs(float(after["net.log_mu"] - original["net.log_mu"])) > 0.05  # Adam at 0.1, not lr 3e-3
     with pytest.raises(ValueError, match="no final data-consistency step"):
         train("irim", _tiny_cfg(2, trainable="final_dc"), tmp_path / "x", models_dir=tmp_path / "y",

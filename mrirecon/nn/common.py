@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from .. import physics
 
@@ -49,11 +50,38 @@ def dc_weight(log_mu: torch.Tensor, mu_noise: torch.Tensor | None = None,
     return (log_mu + mu_noise.float() * ratio.log()).exp()
 
 
+class WeightMap(nn.Module):
+    """``final_dc_map``: a per-pixel factor ``exp(m(r))`` on the final data-consistency weight, with
+    ``m`` a 3x3 convolution of the network's last hidden state, bounded to ``exp(+-LIMIT)``.
+
+    MAP reasoning gives ``mu(r) = sigma^2 / tau(r)^2`` with ``tau(r)^2`` the network's local error
+    variance: one weight for the whole image trusts the network as little in the empty background
+    (where it is nearly exact) as at the edges of the anatomy. On the shared real scan at 2D 8x the
+    constant weight put noise back into the background ring between head and support (irim: ring
+    SSIM 0.938 before the step, 0.916 after) while it gained in the head. Zero-initialised: a model
+    starts as the constant-weight one it is warm-started from."""
+
+    LIMIT = 5.0
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 1, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, hidden: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+        """``mu`` (a number or ``(B,)``) times the map: ``(B, H, W)``, float32."""
+        m = self.conv(hidden.float())[:, 0]
+        factor = (self.LIMIT * torch.tanh(m / self.LIMIT)).exp()
+        return (mu.view(-1, 1, 1) if mu.ndim == 1 else mu) * factor
+
+
 def final_dc(x: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, mu: torch.Tensor,
              iterations: int) -> torch.Tensor:
     """The optional last step of a learned solver (``final_dc`` in its config): the image that fits
     the data best while staying close to the network's estimate ``x``,
-    ``argmin_z ||A z - y||^2 + mu ||z - x||^2`` with a learned ``mu`` (see :func:`dc_weight`; the
+    ``argmin_z ||A z - y||^2 + mu ||z - x||^2`` with a learned ``mu`` (see :func:`dc_weight`; one
+    per pixel ``(B, H, W)`` with :class:`WeightMap`; the
     data-consistency layer of MoDL, Aggarwal et al. 2019), by ``iterations`` of conjugate gradients.
     Exact where the data determine the image, the network's where they do not; outside the maps'
     support (cropped ESPIRiT maps) the object is zero by the model."""

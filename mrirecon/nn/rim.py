@@ -18,7 +18,7 @@ from torch import nn
 
 from .. import physics
 from .cells import CELLS
-from .common import dc_weight, final_dc, from_channels, to_channels
+from .common import WeightMap, dc_weight, final_dc, from_channels, to_channels
 
 
 @dataclass
@@ -31,6 +31,7 @@ class RIMConfig:
     final_dc: int = 0  # > 0: CG iterations of the learned Tikhonov data-consistency step at the end
     final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
     final_dc_noise: bool = False  # its weight follows the noise level with a learned exponent (dc_weight)
+    final_dc_map: bool = False  # its weight varies per pixel, learned from the last hidden state (WeightMap)
 
 
 class RIMBlock(nn.Module):
@@ -76,6 +77,7 @@ class RIM(nn.Module):
         if cfg.final_dc:
             self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
         self.mu_noise = nn.Parameter(torch.zeros(())) if cfg.final_dc and cfg.final_dc_noise else None
+        self.mu_map = WeightMap(cfg.channels) if cfg.final_dc and cfg.final_dc_map else None
 
     @property
     def total_steps(self) -> int:
@@ -99,4 +101,7 @@ class RIM(nn.Module):
                     xc = to_channels(x)
                 yield x
         if self.cfg.final_dc:
-            yield final_dc(x, y, sens, mask, dc_weight(self.log_mu, self.mu_noise, noise_var), self.cfg.final_dc)
+            mu = dc_weight(self.log_mu, self.mu_noise, noise_var)
+            if self.mu_map is not None:
+                mu = self.mu_map(hidden[-1], mu)
+            yield final_dc(x, y, sens, mask, mu, self.cfg.final_dc)

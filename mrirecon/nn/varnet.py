@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .. import physics
-from .common import dc_weight, final_dc, from_channels, to_channels
+from .common import WeightMap, dc_weight, final_dc, from_channels, to_channels
 from .rim import RIMBlock
 
 
@@ -28,6 +28,7 @@ class VarNetConfig:
     final_dc: int = 0  # > 0: CG iterations of the learned data-consistency step at the end
     final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
     final_dc_noise: bool = False  # its weight follows the noise level with a learned exponent (dc_weight)
+    final_dc_map: bool = False  # its weight varies per pixel, learned from the last hidden state (WeightMap)
 
 
 class StateInitializer(nn.Module):
@@ -59,6 +60,7 @@ class RecurrentVarNet(nn.Module):
         if cfg.final_dc:
             self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
         self.mu_noise = nn.Parameter(torch.zeros(())) if cfg.final_dc and cfg.final_dc_noise else None
+        self.mu_map = WeightMap(cfg.channels) if cfg.final_dc and cfg.final_dc_map else None
 
     @property
     def total_steps(self) -> int:
@@ -78,4 +80,7 @@ class RecurrentVarNet(nn.Module):
             x = physics.adjoint(k, sens)
             yield x
         if self.cfg.final_dc:
-            yield final_dc(x, y, sens, mask, dc_weight(self.log_mu, self.mu_noise, noise_var), self.cfg.final_dc)
+            mu = dc_weight(self.log_mu, self.mu_noise, noise_var)
+            if self.mu_map is not None:
+                mu = self.mu_map(hidden[-1], mu)
+            yield final_dc(x, y, sens, mask, mu, self.cfg.final_dc)
