@@ -100,28 +100,51 @@ def test_noise_adaptive_data_consistency_weight(batch):
         assert not torch.equal(plain(y, m, s, nv * 3), adaptive(y, m, s, nv * 3))
 
 
-@pytest.mark.parametrize("name", ["irim", "recurrentvarnet"])
-def test_per_pixel_data_consistency_weight(name, batch):
-    """``final_dc_map``: zero-initialised, the model equals the constant-weight one; the map gets a
-    gradient; a large weight on some pixels keeps the network's estimate there (the step's
+def test_weight_map_forms():
+    """``WeightMap``: bounded to ``exp(+-LIMIT)``; ``background`` raises the weight only where the
+    estimate is near zero: ``exp(gain exp(-(|x| / width)^2))``."""
+    from mrirecon.nn.common import WeightMap
+
+    mu = torch.tensor([1.0, 2.0])
+    wm = WeightMap("hidden", 4)
+    with torch.no_grad():
+        wm.conv.bias.fill_(100.0)
+    out = wm(torch.zeros(2, 3, 3), torch.zeros(2, 4, 3, 3), mu)
+    assert torch.allclose(out[:, 0, 0], mu * np.exp(WeightMap.LIMIT), rtol=1e-4)
+    bg = WeightMap("background", 4)
+    with torch.no_grad():
+        bg.gain.fill_(2.0)
+        bg.log_width.fill_(np.log(0.1))
+    x = torch.tensor([0.0, 0.1, 1.0]).view(1, 1, 3).expand(2, 1, 3)
+    expected = mu.view(2, 1, 1) * torch.exp(torch.tanh(2.0 * torch.exp(-(x / 0.1) ** 2) / 5) * 5)
+    assert torch.allclose(bg(x, None, mu), expected, rtol=1e-5)
+    assert torch.allclose(bg(x, None, mu)[..., 2], mu.view(2, 1), rtol=1e-4)  # signal: unchanged
+    with pytest.raises(ValueError, match="hidden or background"):
+        WeightMap("everywhere", 4)
+
+
+@pytest.mark.parametrize("name,kind", [("irim", "hidden"), ("recurrentvarnet", "hidden"), ("irim", "background")])
+def test_per_pixel_data_consistency_weight(name, kind, batch):
+    """``final_dc_map``: initialised, the model equals the constant-weight one; the map gets a
+    gradient; a large weight keeps the network's estimate (the step's
     ``argmin ||Az - y||^2 + mu ||z - x||^2`` tends to ``x`` as ``mu`` grows)."""
     from mrirecon.nn.common import WeightMap
 
-    wm = WeightMap(4)
-    with torch.no_grad():
-        wm.conv.bias.fill_(100.0)  # bounded: exp(LIMIT) at most
-    assert torch.allclose(wm(torch.zeros(2, 4, 3, 3), torch.tensor([1.0, 2.0]))[:, 0, 0],
-                          torch.tensor([1.0, 2.0]) * np.exp(WeightMap.LIMIT), rtol=1e-4)
     torch.manual_seed(0)
     plain = tiny(name, final_dc=4)
     torch.manual_seed(0)
-    mapped = tiny(name, final_dc=4, final_dc_map=True)
+    mapped = tiny(name, final_dc=4, final_dc_map=kind)
     y, m, s, nv = batch
     assert torch.equal(plain(y, m, s, nv), mapped(y, m, s, nv).detach())
     mapped(y, m, s, nv).mean().backward()
-    assert mapped.net.mu_map.conv.bias.grad != 0
+    first = mapped.net.mu_map.conv.bias if kind == "hidden" else mapped.net.mu_map.gain
+    assert first.grad != 0
     with torch.no_grad():
-        mapped.net.mu_map.conv.bias.fill_(WeightMap.LIMIT * 4)
+        if kind == "hidden":
+            mapped.net.mu_map.conv.bias.fill_(WeightMap.LIMIT * 4)
+        else:
+            mapped.net.mu_map.gain.fill_(WeightMap.LIMIT * 4)
+            mapped.net.mu_map.log_width.fill_(np.log(1e3))  # every pixel counts as background
         mapped.net.log_mu.fill_(np.log(1e3))
         outs = [o for o in mapped.iterate(y, m, s)]
     # the final step keeps the last network estimate where the maps see the object (rss_floor off:

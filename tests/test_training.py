@@ -21,11 +21,11 @@ def test_training_only_the_data_consistency_weights(tmp_path):
     """``trainable="final_dc"``: the network stays as it was, the weights of the final step (its
     per-pixel map included) move, at ``dc_lr``."""
     torch.manual_seed(0)
-    start = tiny("irim", final_dc=3, final_dc_noise=True, final_dc_map=True)
+    start = tiny("irim", final_dc=3, final_dc_noise=True, final_dc_map="hidden")
     original = {k: v.clone() for k, v in start.state_dict().items()}
     weights.save(start, {}, tmp_path / "models")
     cfg = _tiny_cfg(4, dc_lr=0.1, trainable="final_dc", init_from="irim")
-    cfg.model.update(final_dc=3, final_dc_noise=True, final_dc_map=True)
+    cfg.model.update(final_dc=3, final_dc_noise=True, final_dc_map="hidden")
     train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lambda *a: None)
     after = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
     changed = {k for k in after if not torch.equal(after[k], original[k])}

@@ -31,7 +31,7 @@ class RIMConfig:
     final_dc: int = 0  # > 0: CG iterations of the learned Tikhonov data-consistency step at the end
     final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
     final_dc_noise: bool = False  # its weight follows the noise level with a learned exponent (dc_weight)
-    final_dc_map: bool = False  # its weight varies per pixel, learned from the last hidden state (WeightMap)
+    final_dc_map: str = ""  # "hidden" | "background": its weight varies per pixel (WeightMap)
 
 
 class RIMBlock(nn.Module):
@@ -77,7 +77,7 @@ class RIM(nn.Module):
         if cfg.final_dc:
             self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
         self.mu_noise = nn.Parameter(torch.zeros(())) if cfg.final_dc and cfg.final_dc_noise else None
-        self.mu_map = WeightMap(cfg.channels) if cfg.final_dc and cfg.final_dc_map else None
+        self.mu_map = WeightMap(cfg.final_dc_map, cfg.channels) if cfg.final_dc and cfg.final_dc_map else None
 
     @property
     def total_steps(self) -> int:
@@ -103,5 +103,5 @@ class RIM(nn.Module):
         if self.cfg.final_dc:
             mu = dc_weight(self.log_mu, self.mu_noise, noise_var)
             if self.mu_map is not None:
-                mu = self.mu_map(hidden[-1], mu)
+                mu = self.mu_map(x, hidden[-1], mu)
             yield final_dc(x, y, sens, mask, mu, self.cfg.final_dc)
