@@ -24,6 +24,7 @@ def test_training_only_the_data_consistency_weights(tmp_path):
     start = tiny("irim", final_dc=3, final_dc_noise=True, final_dc_map="hidden")
     original = {k: v.clone() for k, v in start.state_dict().items()}
     weights.save(start, {}, tmp_path / "models")
+    weights.save(start, {}, tmp_path / "models2")  # a run exports to its models_dir
     cfg = _tiny_cfg(4, dc_lr=0.1, trainable="final_dc", init_from="irim")
     cfg.model.update(final_dc=3, final_dc_noise=True, final_dc_map="hidden")
     train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lambda *a: None)
@@ -31,6 +32,11 @@ def test_training_only_the_data_consistency_weights(tmp_path):
     changed = {k for k in after if not torch.equal(after[k], original[k])}
     assert changed == {"net.log_mu", "net.mu_noise", "net.mu_map.conv.weight", "net.mu_map.conv.bias"}, changed
     assert abs(float(after["net.log_mu"] - original["net.log_mu"])) > 0.05  # Adam at 0.1, not lr 3e-3
+    cfg.trainable = "final_dc_map"
+    train("irim", cfg, tmp_path / "map", models_dir=tmp_path / "models2", log=lambda *a: None)
+    after = torch.load(tmp_path / "map" / "checkpoint.pt", weights_only=True)["model"]
+    changed = {k for k in after if not torch.equal(after[k], original[k])}
+    assert changed == {"net.mu_map.conv.weight", "net.mu_map.conv.bias"}, changed
     with pytest.raises(ValueError, match="no final data-consistency step"):
         train("irim", _tiny_cfg(2, trainable="final_dc"), tmp_path / "x", models_dir=tmp_path / "y",
               log=lambda *a: None)
