@@ -119,12 +119,16 @@ def test_weight_map_forms():
     expected = mu.view(2, 1, 1) * torch.exp(torch.tanh(2.0 * torch.exp(-(x / 0.1) ** 2) / 5) * 5)
     assert torch.allclose(bg(x, None, mu), expected, rtol=1e-5)
     assert torch.allclose(bg(x, None, mu)[..., 2], mu.view(2, 1), rtol=1e-4)  # signal: unchanged
+    with torch.no_grad():
+        bg.log_width.fill_(np.log(10.0))  # capped at MAX_WIDTH
+    capped = mu.view(2, 1, 1) * torch.exp(torch.tanh(2.0 * torch.exp(-(x / WeightMap.MAX_WIDTH) ** 2) / 5) * 5)
+    assert torch.allclose(bg(x, None, mu), capped, rtol=1e-5)
     with pytest.raises(ValueError, match="hidden or background"):
         WeightMap("everywhere", 4)
 
 
 @pytest.mark.parametrize("name,kind", [("irim", "hidden"), ("recurrentvarnet", "hidden"), ("irim", "background")])
-def test_per_pixel_data_consistency_weight(name, kind, batch):
+def test_per_pixel_data_consistency_weight(name, kind, batch, monkeypatch):
     """``final_dc_map``: initialised, the model equals the constant-weight one; the map gets a
     gradient; a large weight keeps the network's estimate (the step's
     ``argmin ||Az - y||^2 + mu ||z - x||^2`` tends to ``x`` as ``mu`` grows)."""
@@ -144,6 +148,7 @@ def test_per_pixel_data_consistency_weight(name, kind, batch):
             mapped.net.mu_map.conv.bias.fill_(WeightMap.LIMIT * 4)
         else:
             mapped.net.mu_map.gain.fill_(WeightMap.LIMIT * 4)
+            monkeypatch.setattr(WeightMap, "MAX_WIDTH", 1e3)
             mapped.net.mu_map.log_width.fill_(np.log(1e3))  # every pixel counts as background
         mapped.net.log_mu.fill_(np.log(1e3))
         outs = [o for o in mapped.iterate(y, m, s)]
