@@ -60,12 +60,12 @@ class WeightMap(nn.Module):
 
     Two forms (``kind``), both starting as the constant-weight model they are warm-started from:
     - ``"hidden"``: ``exp(m(r))``, ``m`` a zero-initialised 3x3 convolution of the last hidden state.
-      Fine-tuned on simulated T1w it gains on simulated T2w / FLAIR (+0.3-0.6 dB) but trusts the
+      Fine-tuned on simulated T1w it gains on simulated T2w / FLAIR (+0.2-0.7 dB) but trusts the
       network in the head of the real scan too much (PSNR -0.7 dB at equispaced 4x; runs/irim_map).
     - ``"background"``: ``exp(gain * exp(-(|x(r)| / width)^2))`` with two learned numbers (``gain``
       from 0): more trust only where the network's own estimate ``x`` is near zero, the background.
-      ``width`` is capped at ``MAX_WIDTH`` of the normalised image (its 99th percentile is 1; dark
-      tissue lies at 0.2-0.3): uncapped, cirim's grew to 1.1 on simulated data, the gate covered
+      ``width`` is capped at ``MAX_WIDTH`` of the normalised image (its 99th percentile is 1;
+      three quarters of the brain lie above 0.3, in the real scan and in simulated T1w): uncapped, cirim's grew to 1.1 on simulated data, the gate covered
       the head and acted as a larger constant weight (real scan: -0.7 dB at equispaced 4x,
       runs/cirim_bg2); irim's stopped at 0.14.
     """
