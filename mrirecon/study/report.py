@@ -283,6 +283,7 @@ def pathology_differences(lesions, prosp, learned) -> list[str]:
     if looser:
         out.append(f"- On the prospective acquisition the learned estimates fit the measured samples less closely than "
                    f"`{CS}` (relative residual {res[CS]:.3f}; " + ", ".join(f"`{m}` {res[m]:.3f}" for m in looser)
-                   + "): the RIMs use the likelihood gradient but no explicit projection onto the data. The residual "
+                   + "): their last step weighs the data against the network's estimate with a learned weight "
+                   "(larger in the background, final_dc_map) instead of projecting onto the data. The residual "
                    "also holds the measurement noise, so a lower value is not by itself a better image.")
     return out
