@@ -72,7 +72,7 @@ def test_cs_is_zero_outside_the_maps_support(problem, name):
     """The data do not see pixels outside cropped maps and the prior alone does not zero them: the
     estimate must be zero there, the output the RSS noise floor."""
     sens = problem.sens.copy()
-    sens[..., :, :8] = 0  # a band of columns outside the support (the object reaches into it)
+    sens[..., :, :8] = 0  # a band of columns outside the support, next to the object
     cropped = dataclasses.replace(problem, sens=sens, noise_var=1e-6)
     method = solvers.get(name, iterations=10)
     out = method.run(cropped)
