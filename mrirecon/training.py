@@ -48,7 +48,8 @@ class TrainConfig:
     init_from: str = ""  # warm start (fresh runs only): a trained method in models_dir, see warm_start
     init_extra_blocks: str = "copy"  # copy | identity: blocks the source lacks (a CIRIM's later cascades), see warm_start
     dc_lr: float = 0.0  # > 0: peak learning rate of the final data-consistency weights (log_mu, mu_noise, mu_map)
-    trainable: str = "all"  # all | final_dc (the network frozen: only its data-consistency weights learn) | final_dc_map (only the weight map learns)
+    # all | final_dc (the network frozen: only its data-consistency weights learn) | final_dc_map (only its weight map)
+    trainable: str = "all"
     final_weight: float = 0.0  # > 0: the last output's share of the loss (nn.loss.step_weights); 0: linear in the step
 
 

@@ -99,6 +99,26 @@ class WeightMap(nn.Module):
         return (mu.view(-1, 1, 1) if mu.ndim == 1 else mu) * factor
 
 
+def add_final_dc(net: nn.Module, cfg) -> None:
+    """The learned weights of ``net``'s final data-consistency step, from its config's ``final_dc*``
+    fields (RIM and RecurrentVarNet alike): ``log_mu``, ``mu_noise`` (``final_dc_noise``) and
+    ``mu_map`` (``final_dc_map``, a :class:`WeightMap`); the optional ones are None when off."""
+    if cfg.final_dc:
+        net.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
+    net.mu_noise = nn.Parameter(torch.zeros(())) if cfg.final_dc and cfg.final_dc_noise else None
+    net.mu_map = WeightMap(cfg.final_dc_map, cfg.channels) if cfg.final_dc and cfg.final_dc_map else None
+
+
+def final_dc_step(net: nn.Module, x: torch.Tensor, hidden: torch.Tensor, y: torch.Tensor, sens: torch.Tensor,
+                  mask: torch.Tensor, noise_var: torch.Tensor | None) -> torch.Tensor:
+    """``net``'s final step (see :func:`add_final_dc`) on its last estimate ``x`` and last hidden
+    state: the weight (constant, noise-adaptive, per pixel), then :func:`final_dc`."""
+    mu = dc_weight(net.log_mu, net.mu_noise, noise_var)
+    if net.mu_map is not None:
+        mu = net.mu_map(x, hidden, mu)
+    return final_dc(x, y, sens, mask, mu, net.cfg.final_dc)
+
+
 def final_dc(x: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, mu: torch.Tensor,
              iterations: int) -> torch.Tensor:
     """The optional last step of a learned solver (``final_dc`` in its config): the image that fits

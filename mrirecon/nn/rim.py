@@ -6,7 +6,7 @@ cell(C) -> conv 3x3 (C -> 2), linear; ``estimate += output``. The gradient comes
 ``mrirecon.physics`` with the sensitivity maps. A CIRIM runs several blocks (own weights each) in
 cascade, carrying the hidden states, with implicit data consistency (the gradient term) or an
 explicit learned soft data-consistency step after each cascade. Optionally (``final_dc``) a last
-learned data-consistency step, see ``mrirecon.nn.common.final_dc``.
+learned data-consistency step, see ``mrirecon.nn.common.final_dc_step``.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from torch import nn
 
 from .. import physics
 from .cells import CELLS
-from .common import WeightMap, dc_weight, final_dc, from_channels, to_channels
+from .common import add_final_dc, final_dc_step, from_channels, to_channels
 
 
 @dataclass
@@ -74,10 +74,7 @@ class RIM(nn.Module):
             self.dc_weight = nn.Parameter(torch.full((cfg.cascades,), 0.5))
         elif cfg.dc != "implicit":
             raise ValueError(f"dc must be implicit or explicit, got {cfg.dc!r}")
-        if cfg.final_dc:
-            self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
-        self.mu_noise = nn.Parameter(torch.zeros(())) if cfg.final_dc and cfg.final_dc_noise else None
-        self.mu_map = WeightMap(cfg.final_dc_map, cfg.channels) if cfg.final_dc and cfg.final_dc_map else None
+        add_final_dc(self, cfg)
 
     @property
     def total_steps(self) -> int:
@@ -101,7 +98,4 @@ class RIM(nn.Module):
                     xc = to_channels(x)
                 yield x
         if self.cfg.final_dc:
-            mu = dc_weight(self.log_mu, self.mu_noise, noise_var)
-            if self.mu_map is not None:
-                mu = self.mu_map(x, hidden[-1], mu)
-            yield final_dc(x, y, sens, mask, mu, self.cfg.final_dc)
+            yield final_dc_step(self, x, hidden[-1], y, sens, mask, noise_var)

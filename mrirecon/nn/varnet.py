@@ -5,7 +5,7 @@ regularisers.
 where ``R_t`` is a recurrent block (conv, ConvGRU, dilated conv, ConvGRU, conv), ``a_t`` a learned
 step, and ``h_0`` produced by a learned initialiser (dilated convolutions) from the SENSE image
 ``x_0 = A^H y`` that also starts the iteration (``k_0 = F S x_0``). Optionally (``final_dc``) a
-last learned data-consistency step, see ``mrirecon.nn.common.final_dc``.
+last learned data-consistency step, see ``mrirecon.nn.common.final_dc_step``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .. import physics
-from .common import WeightMap, dc_weight, final_dc, from_channels, to_channels
+from .common import add_final_dc, final_dc_step, from_channels, to_channels
 from .rim import RIMBlock
 
 
@@ -57,10 +57,7 @@ class RecurrentVarNet(nn.Module):
         self.blocks = nn.ModuleList(RIMBlock("gru", cfg.channels, in_ch=2) for _ in range(n_blocks))
         self.alpha = nn.Parameter(torch.full((cfg.steps,), 0.5))
         self.init = StateInitializer(cfg.channels)
-        if cfg.final_dc:
-            self.log_mu = nn.Parameter(torch.tensor(float(cfg.final_dc_mu)).log())
-        self.mu_noise = nn.Parameter(torch.zeros(())) if cfg.final_dc and cfg.final_dc_noise else None
-        self.mu_map = WeightMap(cfg.final_dc_map, cfg.channels) if cfg.final_dc and cfg.final_dc_map else None
+        add_final_dc(self, cfg)
 
     @property
     def total_steps(self) -> int:
@@ -80,7 +77,4 @@ class RecurrentVarNet(nn.Module):
             x = physics.adjoint(k, sens)
             yield x
         if self.cfg.final_dc:
-            mu = dc_weight(self.log_mu, self.mu_noise, noise_var)
-            if self.mu_map is not None:
-                mu = self.mu_map(x, hidden[-1], mu)
-            yield final_dc(x, y, sens, mask, mu, self.cfg.final_dc)
+            yield final_dc_step(self, x, hidden[-1], y, sens, mask, noise_var)
