@@ -23,7 +23,7 @@ MODELS = {
     "rim-mgu": ("rim", RIMConfig(cell="mgu")),
     "irim": ("rim", RIMConfig(cell="indrnn")),
     "cirim": ("rim", RIMConfig(cell="indrnn", cascades=5, steps=8)),
-    "recurrentvarnet": ("recurrentvarnet", VarNetConfig()),
+    "recurrentvarnet": ("recurrentvarnet", VarNetConfig(init_cg=8)),  # SENSE start (VarNetConfig's 0: A^H y)
 }
 
 

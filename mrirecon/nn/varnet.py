@@ -34,7 +34,8 @@ class VarNetConfig:
     final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
     final_dc_noise: bool = False  # its weight follows the noise level with a learned exponent (dc_weight)
     final_dc_map: str = ""  # "hidden" | "background": its weight varies per pixel (WeightMap)
-    init_cg: int = 0  # > 0: the initial image is a SENSE reconstruction by this many CG iterations
+    init_cg: int = 0  # > 0: the initial image is a SENSE reconstruction by this many CG iterations (the
+    # method's default config, nn.model.MODELS, sets 8; 0 here keeps configs saved without the field as they were)
     init_mu: float = 0.01  # its Tikhonov weight (normalised data)
 
 
