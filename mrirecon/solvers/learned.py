@@ -15,7 +15,7 @@ LEARNED = {
     "rim-mgu": "learned: RIM with minimal gated units (8 steps, 64 channels)",
     "irim": "learned: IRIM, RIM with IndRNN cells (8 steps, 64 channels)",
     "cirim": "learned: CIRIM, 5 cascades of IRIMs x 8 steps, implicit data consistency",
-    "recurrentvarnet": "learned: RecurrentVarNet, 8 recurrent k-space steps",
+    "recurrentvarnet": "learned: RecurrentVarNet, 8 recurrent k-space steps from a SENSE image",
 }
 
 _CACHE: dict = {}
