@@ -108,6 +108,14 @@ def tikhonov_cg(y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, mu, pri
         rr = rr_new
 
 
+def tikhonov_solve(y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, mu, prior: torch.Tensor | None = None,
+                   iterations: int = 10) -> torch.Tensor:
+    """The last iterate of :func:`tikhonov_cg` (``iterations`` >= 1)."""
+    for x in tikhonov_cg(y, sens, mask, mu, prior=prior, iterations=iterations):
+        pass
+    return x
+
+
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-image real inner product ``Re <a, b>`` over the image axes."""
     return (a.conj() * b).real.sum(dim=(-2, -1))

@@ -128,7 +128,4 @@ def final_dc(x: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: torch.T
     data-consistency layer of MoDL, Aggarwal et al. 2019), by ``iterations`` of conjugate gradients.
     Exact where the data determine the image, the network's where they do not; outside the maps'
     support (cropped ESPIRiT maps) the object is zero by the model."""
-    prior = x * physics.support(sens)
-    for x in physics.tikhonov_cg(y, sens, mask, mu, prior=prior, iterations=iterations):
-        pass
-    return x
+    return physics.tikhonov_solve(y, sens, mask, mu, prior=x * physics.support(sens), iterations=iterations)

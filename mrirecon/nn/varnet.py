@@ -75,9 +75,7 @@ class RecurrentVarNet(nn.Module):
         """``x_0``: ``A^H y``, or the SENSE reconstruction when ``init_cg > 0`` (no learned part)."""
         if not self.cfg.init_cg:
             return physics.adjoint(y, sens, mask)
-        for x in physics.tikhonov_cg(y, sens, mask, self.cfg.init_mu, iterations=self.cfg.init_cg):
-            pass
-        return x
+        return physics.tikhonov_solve(y, sens, mask, self.cfg.init_mu, iterations=self.cfg.init_cg)
 
     def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor,
               noise_var: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
