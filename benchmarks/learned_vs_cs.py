@@ -55,7 +55,8 @@ def main():
         problem = make_problem(k, m, device="cpu")
         t_maps = time.perf_counter() - t0
         for name in names:
-            opts = {"precision": a.precision} if solvers.get(name).learned else {}
+            # --precision applies to base names; a variant (irim-bf16) keeps its own
+            opts = {"precision": a.precision} if solvers.get(name).learned and not name.endswith(solvers.BF16) else {}
             method = solvers.get(name, **opts)
             method.run(problem) if method.learned else None  # load weights / warm up outside the timing
             base = reset_peak_memory()

@@ -52,12 +52,17 @@ def _resolve(name: str) -> tuple[str, dict]:
 
 def get(name: str, **options) -> Method:
     """A new instance of the method ``name`` (options go to its constructor); ``name`` may be a
-    learned method's precision variant (``VARIANTS``, e.g. ``irim-bf16``)."""
+    learned method's precision variant (``VARIANTS``, e.g. ``irim-bf16``); an option that
+    contradicts the variant (``get("irim-bf16", precision="fp32")``) is an error, not an override."""
     _load_builtins()
     base, variant = _resolve(name)
     if base not in _REGISTRY:
         raise InputError(f"unknown method {name!r}; valid methods: {', '.join(_REGISTRY)} "
                          f"(learned ones also as {', '.join('NAME' + s for s in VARIANTS)})", "method")
+    for key, value in variant.items():
+        if key in options and options[key] != value:
+            raise InputError(f"{name!r} is {base!r} with {key}={value!r}; got {key}={options[key]!r} "
+                             f"(use {base!r} to choose {key})", key)
     return _REGISTRY[base](**{**variant, **options})
 
 
