@@ -56,7 +56,7 @@ def main():
         t_maps = time.perf_counter() - t0
         for name in names:
             # --precision applies to base names; a variant (irim-bf16) keeps its own
-            opts = {"precision": a.precision} if solvers.get(name).learned and not name.endswith(solvers.BF16) else {}
+            opts = {"precision": a.precision} if solvers.get(name).learned and name in solvers.names() else {}
             method = solvers.get(name, **opts)
             method.run(problem) if method.learned else None  # load weights / warm up outside the timing
             base = reset_peak_memory()

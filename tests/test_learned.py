@@ -231,7 +231,8 @@ def test_registry_bf16_variant_keeps_float32_model(tmp_path, small_acq):
     assert b.dtype == np.float32 and 0 < np.abs(a - b).max() < 0.05 * a.max()
     with pytest.raises(mrirecon.errors.InputError, match="unknown method 'cs-l1-bf16'"):
         solvers.get("cs-l1-bf16")
-    with pytest.raises(mrirecon.errors.InputError, match="'irim-bf16' is 'irim' with precision='bf16'; got precision='fp32'"):
+    contradiction = "'irim-bf16' is 'irim' with precision='bf16'; got precision='fp32'"
+    with pytest.raises(mrirecon.errors.InputError, match=contradiction):
         solvers.get("irim-bf16", precision="fp32")  # not silently float32
     assert solvers.get("irim-bf16", precision="bf16").precision == "bf16"
     with pytest.raises(mrirecon.errors.InputError, match="precision must be one of fp32, bf16"):
