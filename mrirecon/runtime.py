@@ -1,4 +1,4 @@
-"""Process-wide settings that make CPU reconstruction faster.
+"""Process-wide settings that make CPU reconstruction and training faster.
 
 glibc's malloc serves every block above its (dynamic) mmap threshold with a fresh ``mmap`` and
 gives freed memory back to the system above its trim threshold; a recurrent network on a 256²
@@ -6,9 +6,19 @@ slice allocates and frees 16-50 MB activations at every step, so each one page-f
 Raising both thresholds keeps that memory in the heap for reuse. Measured with ``reconstruct`` on
 the shared real scan (``benchmarks/malloc_tuning.py``: equispaced 4x, 2 threads, maps included,
 median of 5): irim 0.297 -> 0.256 s per slice (1.16x), rim 0.675 -> 0.561 s (1.20x); cs-l1 and
-sense unchanged within 5 %; no result changes. ``api.make_problem`` applies it. The cost: up to
-``TRIM`` bytes of freed memory stay with the process. ``MRIRECON_MALLOC_TUNING=0`` leaves malloc
-alone.
+sense unchanged within 5 %; no result changes.
+
+The mmap threshold cannot go above 32 MiB, and a float32 activation of two 256² slices at 64
+channels is exactly that much (a GRU's gate convolution three times more): training batches and
+multi-slice inference were still served by fresh mappings, and a float32 training step spent most
+of its time in page faults (recurrentvarnet, batch 2: 17.5 s, of which 3.7 s convolutions).
+So mmap is switched off for large blocks altogether (``M_MMAP_MAX = 0``): every block comes from
+the heap and is reused. Measured in ``benchmarks/train_step.py`` (see the README).
+
+``api.make_problem`` and ``training.train`` (and its data-loading workers) apply it. The cost:
+freed memory stays with the process (up to ``TRIM`` bytes at the top of the heap, and any free
+block below it), so its resident size stays near its peak. ``MRIRECON_MALLOC_TUNING=0`` leaves
+malloc alone.
 """
 from __future__ import annotations
 
@@ -17,7 +27,7 @@ import ctypes.util
 import os
 import sys
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4  # mallopt parameters (malloc.h)
 MMAP = 32 << 20  # the largest mmap threshold glibc accepts on 64-bit systems
 TRIM = 1 << 30
 
@@ -32,7 +42,35 @@ def tune_malloc() -> bool:
         if sys.platform.startswith("linux") and os.environ.get("MRIRECON_MALLOC_TUNING", "1") != "0":
             try:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                _done = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM))
+                _done = all(libc.mallopt(param, value) for param, value in
+                            ((M_MMAP_THRESHOLD, MMAP), (M_TRIM_THRESHOLD, TRIM), (M_MMAP_MAX, 0)))
             except (OSError, AttributeError):  # not glibc (musl has no mallopt): leave it False
                 pass
     return _done
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as the Linux kernel reports them (``/proc/cpuinfo``); empty elsewhere.
+    A hypervisor may hide features the chip has (AMX on the 2-core machines of this project)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def fast_bf16(device) -> bool:
+    """Whether bfloat16 arithmetic beats float32 on ``device`` (a ``torch.device``): CUDA GPUs that
+    support it, and CPUs with AMX (bf16 matrix units, ``amx_bf16``). AVX-512 BF16 alone is not
+    enough: its dot-product instruction issues at half the rate of float32 FMAs, and on such a CPU
+    oneDNN's bf16 convolutions ran at half the float32 rate (64-channel 3x3 on 256²: 82 vs 155
+    GMAC/s) and a bf16-autocast training step was 1.2-1.4x slower than float32
+    (``benchmarks/train_step.py``)."""
+    if device.type == "cuda":
+        import torch
+
+        return bool(torch.cuda.is_bf16_supported())
+    return device.type == "cpu" and "amx_bf16" in cpu_flags()

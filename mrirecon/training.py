@@ -3,8 +3,11 @@ distributed data parallel (``torchrun``), export to ``models/`` (warm start, mod
 export of a last checkpoint: ``mrirecon.runs``).
 
 Loss: ``mrirecon.nn.loss`` on images normalised by the network's own data scale. Adam with linear warm-up
-and cosine decay. bf16 autocast (+ channels_last) by default on CPU and CUDA: ~3x faster on a CPU
-with AVX-512 BF16 (GUIDE §9).
+and cosine decay. channels_last always; precision ``auto`` trains under bf16 autocast where bf16 is
+the faster arithmetic (CUDA, CPUs with AMX: ~3x over float32, GUIDE §9) and in float32 elsewhere
+(on AVX-512 BF16 without AMX float32 is 1.2-1.4x faster, ``runtime.fast_bf16``). The process and its
+data workers run with ``runtime.tune_malloc`` (a float32 step spent most of its time in page
+faults without it).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import torch
 from . import weights
 from .nn.loss import loss_fn, ssim_torch, step_weights  # noqa: F401  (part of the training API)
 from .nn.model import MODELS, Reconstructor, config_from_dict
+from .runtime import fast_bf16, tune_malloc
 from .runs import EXTRA_BLOCKS, export_checkpoint, model_card, warm_start  # noqa: F401  (part of the training API)
 from .trainset import DataConfig, IndexStream, SimulatedSlices, collate, make_sample
 
@@ -81,7 +85,9 @@ CHOICES = {"precision": ("auto", "fp32", "bf16"), "init_extra_blocks": EXTRA_BLO
 # --- helpers ---------------------------------------------------------------------------------
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "fp32":
+    """The autocast dtype of training (None: float32). ``auto``: bf16 where it is faster than
+    float32 (``runtime.fast_bf16``: CUDA with bf16, CPUs with AMX), float32 elsewhere."""
+    if precision == "fp32" or (precision == "auto" and not fast_bf16(device)):
         return None
     if precision in ("bf16", "auto"):
         return torch.bfloat16
@@ -153,6 +159,7 @@ def _progress_bar(method, step, total):
 
 def _one_thread(_worker_id):
     torch.set_num_threads(1)
+    tune_malloc()
 
 
 def _dist():
@@ -220,6 +227,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     if method not in MODELS:
         raise ValueError(f"{method!r} is not a learned method ({', '.join(MODELS)})")
     rank, world = _dist()
+    tune_malloc()
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
     if world > 1 and not torch.distributed.is_initialized():
@@ -233,8 +241,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     base = dataclasses.asdict(MODELS[method][1])
     model = Reconstructor(method, config_from_dict(arch, {**base, **cfg.model})).to(dev)
     amp = resolve_precision(cfg.precision, dev)
-    if amp is not None:
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     ckpt_path = out / "checkpoint.pt"
     step, wall, best = 0, 0.0, -float("inf")

@@ -149,7 +149,8 @@ def compose(spec, env, methods, sim_names, volumes, quality, timing, lesions, pr
          "the raw rows are in `quality.csv`, `timing.csv`, `lesions.csv`, `prospective.csv` and the machine facts in "
          "`environment.json`.",
          "", "## Setup", "",
-         f"- Machine: {env['cpu']}, {env['cpus']} CPUs, torch threads {env['torch_threads']}, GPU: {env['gpu']}; "
+         f"- Machine: {env['cpu']}, {env['cpus']} CPUs (bf16 units: {env.get('cpu_bf16', 'not recorded')}), "
+         f"torch threads {env['torch_threads']}, GPU: {env['gpu']}; "
          f"methods run on `{env['device']}`.",
          f"- Versions: Python {env['python']}, mrirecon {env['mrirecon']}, torch {env['torch']}, numpy {env['numpy']}, "
          f"scipy {env['scipy']}, sigpy {env['sigpy']}, scikit-image {env['scikit-image']}, BART {env['bart']}.",
