@@ -1,7 +1,7 @@
 """Inference precision of the learned methods on the shared real scan: float32, bfloat16 blocks
 (``precision="bf16"``: convolutions, activations and recurrent states in bf16; physics and the
 running estimate in float32) and, for comparison, float32 weights under bf16 autocast (the old bf16
-path). Seconds per slice of the solver alone (maps estimated once, outside the timing; median of
+path) and int8 convolutions (``precision="int8"``, CPU). Seconds per slice of the solver alone (maps estimated once, outside the timing; median of
 5 after a warm-up) and quality against the RSS reference (GUIDE §4) on the GUIDE §10 masks.
 
     .venv/bin/python benchmarks/inference_precision.py [METHOD ...]   (default: all learned)
@@ -17,13 +17,13 @@ import torch
 
 from _common import guide_masks, real_scan, threads
 
-import mrirecon
 from mrirecon import api, metrics, solvers
 from mrirecon.solvers.learned import LEARNED
 
 VARIANTS = {  # label -> (precision option, autocast)
     "fp32": ("fp32", False),
     "bf16": ("bf16", False),
+    "int8": ("int8", False),
     "fp32+autocast": ("fp32", True),
 }
 

@@ -7,7 +7,7 @@ Data: the shared real T2 scan (an unseen contrast for models trained on T1w) at 
 (ESPIRiT, shared by the SENSE-type methods and counted for each) + solver, CPU threads as printed;
 BART (ecalib + pics -l1, best of lambda 1e-3/3e-3/1e-2) on the same slices when installed.
 Peak memory: the growth of the process's peak resident set during the method (Linux).
-Run: .venv/bin/python benchmarks/learned_vs_cs.py [--methods a,b] [--precision bf16]
+Run: .venv/bin/python benchmarks/learned_vs_cs.py [--methods a,b] [--precision bf16|int8]
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def cases():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--methods", default=None, help="comma-separated (default: every available method)")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="learned methods")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"], help="learned methods")
     a = ap.parse_args()
     import mrirecon
     from mrirecon import metrics, solvers

@@ -39,12 +39,13 @@ def _batch_args(p):
 
 
 def cmd_methods(args) -> int:
-    from .solvers import VARIANTS, describe
+    from .solvers import VARIANT_TEXT, describe
 
     for name, text in describe().items():
         print(f"{name:16s} {text}")
-    print(f"learned methods also run as {', '.join('NAME' + s for s in VARIANTS)}: convolutions in bfloat16, "
-          "physics in float32 (faster where the CPU or GPU has bf16 units; see README)")
+    print("learned methods also run as (see README):")
+    for suffix, text in VARIANT_TEXT.items():
+        print(f"  NAME{suffix:11s} {text}")
     return 0
 
 

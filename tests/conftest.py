@@ -68,6 +68,21 @@ def pytest_unconfigure(config):
         os._exit(getattr(config, "_mrirecon_exitstatus", 0))
 
 
+@pytest.fixture
+def tiny_irim(tmp_path, small_acq):
+    """(a models folder with a tiny untrained ``irim``, an equispaced 4x problem of ``small_acq``)."""
+    import torch
+
+    from mrirecon import masks, weights
+    from mrirecon.api import make_problem
+    from tiny_nets import tiny
+
+    torch.manual_seed(0)
+    weights.save(tiny("irim"), {}, tmp_path)
+    m = masks.create("equispaced", (96, 96), 4, seed=0)
+    return tmp_path, make_problem(small_acq.kspace * m, m, device="cpu")
+
+
 @pytest.fixture(scope="module")
 def batch(small_acq):
     """A masked 2D 4x problem of ``small_acq`` as the learned networks take it (torch tensors)."""

@@ -1,7 +1,6 @@
 import shutil
 
 import h5py
-import numpy as np
 import pytest
 
 from mrirecon.cli import main

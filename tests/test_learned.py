@@ -215,11 +215,8 @@ def test_bfloat16_blocks_follow_float32(name, batch):
     assert 0 < rel < 0.03
 
 
-def test_registry_bf16_variant_keeps_float32_model(tmp_path, small_acq):
-    torch.manual_seed(0)
-    weights.save(tiny("irim"), {}, tmp_path)
-    m = masks.create("equispaced", (96, 96), 4, seed=0)
-    p = make_problem(small_acq.kspace * m, m, device="cpu")
+def test_registry_bf16_variant_keeps_float32_model(tiny_irim):
+    tmp_path, p = tiny_irim
     fp32 = solvers.get("irim", models_dir=tmp_path)
     a = fp32.run(p)
     bf16 = solvers.get("irim-bf16", models_dir=tmp_path)  # the variant by name, as the CLI takes it

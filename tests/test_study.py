@@ -40,8 +40,8 @@ def test_quick_study_writes_report_csvs_and_figures(quick_study):
         assert heading in text
     quality = _rows(out / "quality.csv")
     ran = list(dict.fromkeys(r["method"] for r in quality))
-    assert ran[:len(methods)] == methods  # (+ irim-bf16, + bart-pics when the binary is installed)
-    assert set(ran) - set(methods) <= {"irim-bf16", "bart-pics"}
+    assert ran[:len(methods)] == methods  # (+ irim-bf16, irim-int8, + bart-pics when the binary is installed)
+    assert set(ran) - set(methods) <= {"irim-bf16", "irim-int8", "bart-pics"}
     assert len(quality) == 3 * len(QUICK.masks) * len(ran)
     # the tables are the CSV's numbers: the T2w row of cs-l1 at the first mask
     label = QUICK.mask_labels[0]

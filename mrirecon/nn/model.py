@@ -63,6 +63,16 @@ class Reconstructor(nn.Module):
             getattr(self.net, part).to(dtype)
         return self
 
+    def quantize_int8(self) -> "Reconstructor":
+        """Replace the convolutions of the convolutional parts by int8 ones for CPU inference, in
+        place (``mrirecon.nn.int8``: int8 weights, inputs quantized per call, float32 outputs); the
+        cells' arithmetic, physics, data consistency and the running estimate stay float32."""
+        from . import int8
+
+        for part in self.net.COMPUTE:
+            int8.quantize_convs(getattr(self.net, part))
+        return self.eval()
+
     def normalised_steps(self, y, mask, sens, noise_var=None) -> tuple[torch.Tensor, Iterator[torch.Tensor]]:
         """(scale (B,), generator of magnitudes / scale after each step)."""
         scale = data_scale(y, sens, mask)

@@ -48,6 +48,13 @@ class RIMBlock(nn.Module):
         self.conv_out = nn.Conv2d(channels, 2, 3, padding=1)
         self.channels = channels
 
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype of the block's activations and states: its weights' (bfloat16 after
+        ``Reconstructor.compute_in``; float32 with int8 convolutions, whose outputs are float32)."""
+        weight = next(self.parameters(), None)  # int8 convolutions hold buffers, not parameters
+        return torch.float32 if weight is None else weight.dtype
+
     def init_hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
         b, _, h, w = x.shape
         return [x.new_zeros(b, self.channels, h, w) for _ in range(2)]
@@ -85,7 +92,7 @@ class RIM(nn.Module):
         """Yield the complex estimate ``(B, H, W)`` after every time step of every cascade."""
         x = physics.adjoint(y, sens, mask)
         xc = to_channels(x)
-        dtype = self.blocks[0].conv_in.weight.dtype  # bfloat16 blocks: their states too; physics in float32
+        dtype = self.blocks[0].compute_dtype  # bfloat16 blocks: their states too; physics in float32
         hidden = self.blocks[0].init_hidden(xc.to(dtype))
         for c, block in enumerate(self.blocks):
             for t in range(self.cfg.steps):

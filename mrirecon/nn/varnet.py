@@ -80,7 +80,7 @@ class RecurrentVarNet(nn.Module):
     def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor,
               noise_var: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         x = self.initial_image(y, mask, sens)
-        dtype = self.blocks[0].conv_in.weight.dtype  # bfloat16 blocks: their states too; physics in float32
+        dtype = self.blocks[0].compute_dtype  # bfloat16 blocks: their states too; physics in float32
         hidden = self.init(to_channels(x).to(dtype))
         k = physics.forward(x, sens)
         for t in range(self.cfg.steps):

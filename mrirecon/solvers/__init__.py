@@ -37,9 +37,15 @@ def names(variants: bool = False) -> list[str]:
 
 # Inference-precision variants of the learned methods, accepted wherever a method name is:
 # ``irim-bf16`` is ``irim`` with ``precision="bf16"`` (its convolutional blocks in bfloat16,
-# ``mrirecon.nn.model.Reconstructor.compute_in``). Outputs and tables carry the variant's name.
-BF16 = "-bf16"
-VARIANTS = {BF16: {"precision": "bf16"}}
+# ``mrirecon.nn.model.Reconstructor.compute_in``), ``irim-int8`` with ``precision="int8"`` (its
+# convolutions in int8 on the CPU, ``mrirecon.nn.int8``). Outputs and tables carry the variant's name.
+BF16, INT8 = "-bf16", "-int8"
+VARIANTS = {BF16: {"precision": "bf16"}, INT8: {"precision": "int8"}}
+VARIANT_TEXT = {  # what each variant is, for listings and tooltips
+    BF16: "convolutional blocks in bfloat16, physics in float32: faster where the CPU has AMX or on a GPU",
+    INT8: "convolutions in int8 (CPU only; float32 in and out), cells and physics in float32: "
+          "faster on x86 CPUs with AVX-512 VNNI or AMX",
+}
 
 
 def _resolve(name: str) -> tuple[str, dict]:
@@ -48,6 +54,12 @@ def _resolve(name: str) -> tuple[str, dict]:
         if base != name and base in _REGISTRY and _REGISTRY[base].learned:
             return base, options
     return name, {}
+
+
+def base_name(name: str) -> str:
+    """The registered method behind ``name`` (``irim`` for ``irim-int8``; other names unchanged)."""
+    _load_builtins()
+    return _resolve(name)[0]
 
 
 def get(name: str, **options) -> Method:
@@ -72,7 +84,12 @@ def available(variants: bool = False) -> list[str]:
     from ..weights import paths
 
     def runs(name):
-        base = _resolve(name)[0]
+        base, variant = _resolve(name)
+        if variant.get("precision") == "int8":
+            from ..nn import int8
+
+            if not int8.available():
+                return False
         return not _REGISTRY[base].learned or all(p.is_file() for p in paths(base))
 
     return [n for n in names(variants) if runs(n)]
@@ -102,4 +119,4 @@ def _load_builtins():
 
 
 __all__ = ["Method", "Problem", "Progress", "register", "names", "get", "check", "available", "describe",
-           "BF16", "VARIANTS"]
+           "base_name", "BF16", "INT8", "VARIANTS", "VARIANT_TEXT"]

@@ -19,7 +19,9 @@ LEARNED = {
 }
 
 _CACHE: dict = {}
-PRECISIONS = ("fp32", "bf16")  # bf16: the convolutional blocks in bfloat16 (Reconstructor.compute_in)
+# bf16: the convolutional blocks in bfloat16 (Reconstructor.compute_in); int8: the convolutions in int8,
+# CPU only (Reconstructor.quantize_int8)
+PRECISIONS = ("fp32", "bf16", "int8")
 
 
 class Learned(Method):
@@ -34,11 +36,21 @@ class Learned(Method):
     def model(self, device: str):
         key = (self.net_name, str(self.models_dir), device, self.precision)
         if key not in _CACHE:
+            if self.precision == "int8" and device != "cpu":
+                raise InputError(f"int8 inference runs on the CPU, not {device}: use {self.net_name}-bf16 "
+                                 f"or {self.net_name} there", "precision")
             net = weights.load(self.net_name, self.models_dir, device)[0]
             if self.precision == "bf16":
                 import torch
 
                 net.compute_in(torch.bfloat16)
+            elif self.precision == "int8":
+                from ..nn import int8
+
+                if not int8.available():
+                    raise InputError("int8 inference needs PyTorch's oneDNN int8 convolution (an x86 CPU build)",
+                                     "precision")
+                net.quantize_int8()
             _CACHE[key] = net
         return _CACHE[key]
 

@@ -28,7 +28,8 @@ class StudySpec:
     repeats: int = 3  # timing: median of this many runs per method and mask
     prospective: tuple = ("gaussian2d", 7.5)
     methods: tuple | None = None  # None: every available method
-    bf16: tuple = ("irim",)  # these learned methods also run with bf16 blocks ("irim-bf16", precision="bf16")
+    # these learned methods also run in their precision variants (solvers.VARIANTS: "irim-bf16", "irim-int8")
+    variants: tuple = ("irim",)
     bart: bool = True  # BART pics as a method when the binary is present
     bart_sweep: bool = True  # BART's lambda: best of BART_LAMBDAS per volume and mask (else per family)
     name: str = "full"

@@ -21,15 +21,13 @@ BART_LAMBDAS = (1e-3, 3e-3, 1e-2)
 BART_LAMBDA = {"1d": 1e-2, "2d": 1e-3}
 
 
-BF16 = solvers.BF16  # suffix of a learned method's bf16 variant
-
-
 def method_list(spec: StudySpec) -> list[str]:
     names = list(spec.methods) if spec.methods else solvers.available()
     for name in names:
         if name != BART:
             solvers.check(name)  # a named but untrained method fails here, before any work
-    names += [n + BF16 for n in spec.bf16 if n in names and n + BF16 not in names]
+    names += [n + suffix for suffix in solvers.VARIANTS for n in spec.variants
+              if n in names and n + suffix not in names and n + suffix in solvers.available(variants=True)]
     if spec.bart and bart_available() and BART not in names:
         names.append(BART)
     return [n for n in names if n != BART or bart_available()]

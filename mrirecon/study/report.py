@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .. import solvers
 from .data import history
 from .experiments import BART_LAMBDA, BART_LAMBDAS
 
@@ -51,13 +52,16 @@ def efficiency_table(quality, timing, label, methods, sim_names) -> str:
     return table(["method", "parameters", "s/slice", "of which maps", "peak MB", "SSIM", "PSNR", "NMSE"], rows)
 
 
+IRIMS = ("irim", *("irim" + suffix for suffix in solvers.VARIANTS))  # the seed's model, every precision
+
+
 def seed_claim(quality, timing, labels, sim_names) -> list[str]:
     """The seed: IRIM (IndRNN) at -68 % time vs CS at equal quality. Per mask (and per inference
-    precision when ``irim-bf16`` ran), on this machine."""
+    precision when ``irim-bf16`` / ``irim-int8`` ran), on this machine."""
     lines = []
     sim = [r for r in quality if r["data"] in sim_names]
     verdicts = []
-    for irim in ("irim", "irim-bf16"):
+    for irim in IRIMS:
         for label in labels:
             t = {r["method"]: r["total_s"] for r in timing if r["mask"] == label}
             if irim not in t or CS not in t:
@@ -76,7 +80,7 @@ def seed_claim(quality, timing, labels, sim_names) -> list[str]:
         t = {r["method"]: r["total_s"] for r in timing if r["mask"] == label}
         if "bart-pics" in t and "irim" in t:
             lines.append(f"- {label}: time relative to BART (ecalib + pics): " + ", ".join(
-                f"`{m}` {t[m] / t['bart-pics']:.2f}×" for m in ("irim", "irim-bf16") if m in t)
+                f"`{m}` {t[m] / t['bart-pics']:.2f}×" for m in IRIMS if m in t)
                 + " (the project's target on this CPU: IRIM ≤ 0.32× BART at better quality)")
     if verdicts:
         lines.insert(0, f"**Seed claim (IndRNN RIM at −68 % time vs CS at equal quality): reproduced in {sum(verdicts)} "
@@ -87,7 +91,7 @@ def seed_claim(quality, timing, labels, sim_names) -> list[str]:
 
 
 def is_learned(m: str) -> bool:
-    return m.removesuffix("-bf16") in LEARNED
+    return solvers.base_name(m) in LEARNED
 
 
 def contrast_table(quality, data_name, labels, methods) -> str:

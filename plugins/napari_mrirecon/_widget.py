@@ -79,10 +79,12 @@ class ReconstructionWidget(QWidget):
             item.setCheckState(Qt.Checked if name in DEFAULT_METHODS else Qt.Unchecked)
             if name not in available:
                 item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
-                item.setToolTip(f"no weights: make them with `mrirecon train {name.removesuffix(solvers.BF16)}`")
-            elif name.endswith(solvers.BF16):
-                item.setToolTip("convolutional blocks in bfloat16: faster on CPUs with bf16 units, "
-                                "quality within about 0.001 SSIM of float32")
+                base = solvers.base_name(name)
+                item.setToolTip(f"no weights: make them with `mrirecon train {base}`" if base not in available
+                                else "not available with this PyTorch build")
+            elif name != solvers.base_name(name):
+                item.setToolTip(solvers.VARIANT_TEXT[name.removeprefix(solvers.base_name(name))]
+                                + "; quality within about 0.001 SSIM of float32")
             self.methods.addItem(item)
         self.errors_box = QCheckBox("error maps |method − reference|")
         self.errors_box.setChecked(True)
