@@ -92,6 +92,8 @@ def test_registry_int8_variant(tiny_irim):
     assert isinstance(solvers.get("irim", models_dir=tmp_path).model("cpu").net.blocks[0].conv_mid, nn.Conv2d)
     with pytest.raises(mrirecon.errors.InputError, match="int8 inference runs on the CPU"):
         q.model("cuda")
+    p.device = "cuda"  # a problem placed on a GPU: the int8 variant still runs, on the CPU (never touching CUDA)
+    np.testing.assert_array_equal(q.run(p), b)
     assert "irim-int8" in solvers.names(variants=True) and "cs-l1-int8" not in solvers.names(variants=True)
 
 

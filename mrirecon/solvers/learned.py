@@ -57,8 +57,9 @@ class Learned(Method):
     def iterate(self, problem: Problem):
         import torch
 
-        model = self.model(problem.device)
-        dev = torch.device(problem.device)
+        device = "cpu" if self.precision == "int8" else problem.device  # int8 is a CPU variant, on any machine
+        model = self.model(device)
+        dev = torch.device(device)
         n = problem.kspace.shape[0]
         steps = model.total_steps
         batches = range(0, n, self.batch_size)
