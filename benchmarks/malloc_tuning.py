@@ -1,6 +1,7 @@
 """Seconds per slice of ``mrirecon.reconstruct`` on the shared real scan (equispaced 4x, maps
 included, best and median of 5 after a warm-up) with and without ``mrirecon.runtime``'s malloc
-settings; each setting runs in its own process (they are process-wide).
+settings; each setting runs in its own process (they are process-wide). Two cases: the one slice,
+and a stack of four copies of it (one batch of the learned methods: activations above 32 MiB).
 
     .venv/bin/python benchmarks/malloc_tuning.py [METHOD ...]   (default: irim rim cs-l1)
 """
@@ -22,7 +23,7 @@ import mrirecon
 from mrirecon import runtime
 scan = real_scan()
 mask = guide_masks(scan.shape)["equispaced 4x"]
-k = (scan.kspace * mask).astype(np.complex64)
+k = np.repeat((scan.kspace * mask).astype(np.complex64), {slices}, axis=0)
 out = {{"tuned": runtime.tune_malloc()}}
 for name in {methods!r}:
     mrirecon.reconstruct(k, mask=mask, method=name, device="cpu")
@@ -30,28 +31,30 @@ for name in {methods!r}:
     for _ in range(5):
         t = time.perf_counter()
         mrirecon.reconstruct(k, mask=mask, method=name, device="cpu")
-        times.append(time.perf_counter() - t)
+        times.append((time.perf_counter() - t) / len(k))
     out[name] = (min(times), float(np.median(times)))
 print(json.dumps(out))
 """
 
 
-def run(methods, tuning: str) -> dict:
+def run(methods, tuning: str, slices: int) -> dict:
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, MRIRECON_MALLOC_TUNING=tuning)
-    res = subprocess.run([sys.executable, "-c", CHILD.format(bench=here, methods=methods)], env=env,
+    res = subprocess.run([sys.executable, "-c", CHILD.format(bench=here, methods=methods, slices=slices)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def main():
     methods = sys.argv[1:] or ["irim", "rim", "cs-l1"]
-    off, on = run(methods, "0"), run(methods, "1")
-    print(f"real scan, equispaced 4x, {threads()}; malloc tuning in effect: off={off['tuned']} on={on['tuned']}")
-    print(f"{'method':16s} {'off best/median s':>20s} {'on best/median s':>20s} {'speed-up':>9s}")
-    for name in methods:
-        (ob, om), (nb, nm) = off[name], on[name]
-        print(f"{name:16s} {ob:9.3f} / {om:7.3f} {nb:9.3f} / {nm:7.3f} {om / nm:8.2f}x")
+    print(f"real scan, equispaced 4x, {threads()}; seconds per slice")
+    print(f"{'slices':>6s} {'method':16s} {'off best/median s':>20s} {'on best/median s':>20s} {'speed-up':>9s}")
+    for slices in (1, 4):
+        off, on = run(methods, "0", slices), run(methods, "1", slices)
+        assert on["tuned"] and not off["tuned"], "the malloc settings did not take effect as asked"
+        for name in methods:
+            (ob, om), (nb, nm) = off[name], on[name]
+            print(f"{slices:6d} {name:16s} {ob:9.3f} / {om:7.3f} {nb:9.3f} / {nm:7.3f} {om / nm:8.2f}x", flush=True)
 
 
 if __name__ == "__main__":
