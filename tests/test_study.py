@@ -52,6 +52,9 @@ def test_quick_study_writes_report_csvs_and_figures(quick_study):
     timing = _rows(out / "timing.csv")
     assert {r["method"] for r in timing} == set(ran)
     assert all(float(r["total_s"]) >= float(r["solve_s"]) > 0 for r in timing if r["method"] != "zero-filled")
+    params = {r["method"]: int(r["parameters"]) for r in timing}
+    if "irim" in ran:  # a precision variant is the same network (int8 weights are buffers, not parameters)
+        assert params["irim"] > 50_000 and params["irim-int8"] == params["irim-bf16"] == params["irim"]
     lesions = _rows(out / "lesions.csv")
     ref = [r for r in lesions if r["method"] == "reference"]
     assert ref and all(abs(float(r["preservation"]) - 1) < 1e-9 for r in ref)

@@ -83,7 +83,9 @@ def quality(volumes: list[Volume], spec: StudySpec, methods: list[str], device: 
 
 
 def parameter_count(name: str, device: str = "cpu") -> int:
-    method = None if name == BART else solvers.get(name)
+    """Learned parameters of the network behind ``name``: the same for each of its precision
+    variants (counted on the float32 model; int8 convolutions hold theirs as packed buffers)."""
+    method = None if name == BART else solvers.get(solvers.base_name(name))
     if method is None or not method.learned:
         return 0
     return sum(p.numel() for p in method.model(device).parameters())
