@@ -55,6 +55,9 @@ class TrainConfig:
     # all | final_dc (the network frozen: only its data-consistency weights learn) | final_dc_map (only its weight map)
     trainable: str = "all"
     final_weight: float = 0.0  # > 0: the last output's share of the loss (nn.loss.step_weights); 0: linear in the step
+    # a fresh warm-started run (init_from) first validates the weights it starts from, and exports only
+    # a step that beats them: fine-tuning into models/ never replaces trained weights by worse ones
+    validate_start: bool = True
 
 
 def load_config(path=None, **overrides) -> TrainConfig:
@@ -203,6 +206,19 @@ def validate(model: Reconstructor, device, n_samples: int = 2, real_scan=None, s
     return results
 
 
+def _log_validation(model, dev, cfg: TrainConfig, real_scan, step: int, logf, log, into: dict | None = None) -> float:
+    """Validate, write the record to the run's log and the console; the mean SSIM (the export score).
+    ``into`` receives the metrics."""
+    val = validate(model, dev, cfg.val_samples, real_scan, cfg.val_size)
+    logf.write(json.dumps({"step": step, "validation": val}) + "\n")
+    logf.flush()
+    for name, v in val.items():
+        log(f"  val {name}: SSIM {v['ssim']:.4f} PSNR {v['psnr']:.2f}")
+    if into is not None:
+        into.update(val)
+    return float(np.mean([v["ssim"] for v in val.values()]))
+
+
 def _infer(model, k, mask, sens, noise_var, device) -> np.ndarray:
     with torch.inference_mode():
         y = torch.from_numpy(np.ascontiguousarray(k)).to(device)
@@ -244,13 +260,14 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     ckpt_path = out / "checkpoint.pt"
-    step, wall, best = 0, 0.0, -float("inf")
+    step, wall, best, exported = 0, 0.0, -float("inf"), None
     if resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=dev, weights_only=True)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step, wall = int(ckpt["step"]), float(ckpt["wall"])
         best = float(ckpt.get("best", best))
+        exported = ckpt.get("exported")
         if cfg.time_budget_s > 0:
             cfg = dataclasses.replace(cfg, steps=int(ckpt["steps"]), time_budget_s=0.0)
         log(f"resumed {method} at step {step} from {ckpt_path}")
@@ -273,6 +290,10 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
         prefetch_factor=4 if cfg.workers > 0 else None, worker_init_fn=_one_thread)
     logf = open(out / "log.jsonl", "a") if rank == 0 else None
     card = {}
+    if rank == 0 and step == 0 and cfg.init_from and cfg.validate_start:
+        best = _log_validation(model, dev, cfg, real_scan, step, logf, log)
+        log(f"  the starting weights (from {cfg.init_from}): mean validation SSIM {best:.4f}; a step must "
+            f"beat it to be exported")
     wall_mark = 0.0
     bar = _progress_bar(method, step, cfg.steps) if rank == 0 else None
     t_last = time.perf_counter()
@@ -316,20 +337,21 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
                 f"{wall / step:.2f} s/step")
         last = step == cfg.steps
         if rank == 0 and (step % cfg.validate_every == 0 or last):
-            val = validate(model, dev, cfg.val_samples, real_scan, cfg.val_size)
-            logf.write(json.dumps({"step": step, "validation": val}) + "\n")
-            logf.flush()
-            for name, v in val.items():
-                log(f"  val {name}: SSIM {v['ssim']:.4f} PSNR {v['psnr']:.2f}")
-            score = float(np.mean([v["ssim"] for v in val.values()]))
+            val = {}
+            score = _log_validation(model, dev, cfg, real_scan, step, logf, log, val)
             if score > best:  # export the best validated model (mean SSIM over the validation sets)
                 best = score
                 card = model_card(method, cfg, step, wall, dev, val, out)
                 weights.save(model, card, models_dir)
+                exported = step
                 log(f"  exported weights of step {step} (mean validation SSIM {score:.4f})")
+            elif last and exported is None:
+                log(f"  no validated step beat the starting weights (mean validation SSIM {best:.4f}): "
+                    f"nothing exported to {models_dir or weights.MODELS_DIR}")
             t_last = time.perf_counter()  # validation time is not training time
         if rank == 0 and (step % cfg.checkpoint_every == 0 or last or step == stop_at):
-            torch.save({"step": step, "steps": cfg.steps, "wall": wall, "best": best, "model": model.state_dict(),
+            torch.save({"step": step, "steps": cfg.steps, "wall": wall, "best": best, "exported": exported,
+                        "model": model.state_dict(),
                         "optimizer": opt.state_dict()}, ckpt_path.with_suffix(".tmp"))
             os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
     if logf:

@@ -218,3 +218,23 @@ def test_training_field_of_view_and_coil_phase_ranges():
     # each range draws from its own stream: the other factors of a subject stay as they were
     assert [subject(fixed, k)[:3] for k in range(5)] == [subject(ranged, k)[:3] for k in range(5)]
     assert fovs == [subject(DataConfig(seed=3, fov_mm=(205.0, 250.0)), k).fov_mm for k in range(20)]
+
+
+def test_a_warm_started_run_exports_only_what_beats_its_start(tmp_path):
+    """A fresh ``init_from`` run validates the weights it starts from first; a run that never beats
+    them leaves models_dir as it was (here lr 5: Adam's first steps wreck the network). With
+    ``validate_start=False`` its last step is exported."""
+    torch.manual_seed(0)
+    weights.save(tiny("irim"), {"training_steps": 7}, tmp_path / "models")
+    wpath, cpath = weights.paths("irim", tmp_path / "models")
+    before = wpath.read_bytes(), cpath.read_text()
+    lines = []
+    cfg = dataclasses.replace(_tiny_cfg(2, init_from="irim"), lr=5.0)
+    card = train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lines.append)
+    assert (wpath.read_bytes(), cpath.read_text()) == before and card["training_steps"] == 7
+    records = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "validation" in r] == [0, 2]
+    assert any("no validated step beat the starting weights" in x for x in lines)
+    card = train("irim", dataclasses.replace(cfg, validate_start=False, lr=1e-4), tmp_path / "run2",
+                 models_dir=tmp_path / "models", log=lambda *a: None)
+    assert card["training_steps"] == 2 and json.loads(cpath.read_text())["training_steps"] == 2
