@@ -346,7 +346,8 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
                 exported = step
                 log(f"  exported weights of step {step} (mean validation SSIM {score:.4f})")
             elif last and exported is None:
-                log(f"  no validated step beat the starting weights (mean validation SSIM {best:.4f}): "
+                what = "beat the starting weights" if np.isfinite(best) else "had a finite score"
+                log(f"  no validated step {what} (best mean validation SSIM {best:.4f}): "
                     f"nothing exported to {models_dir or weights.MODELS_DIR}")
             t_last = time.perf_counter()  # validation time is not training time
         if rank == 0 and (step % cfg.checkpoint_every == 0 or last or step == stop_at):
