@@ -206,17 +206,14 @@ def validate(model: Reconstructor, device, n_samples: int = 2, real_scan=None, s
     return results
 
 
-def _log_validation(model, dev, cfg: TrainConfig, real_scan, step: int, logf, log, into: dict | None = None) -> float:
-    """Validate, write the record to the run's log and the console; the mean SSIM (the export score).
-    ``into`` receives the metrics."""
+def _log_validation(model, dev, cfg: TrainConfig, real_scan, step: int, logf, log) -> tuple[dict, float]:
+    """Validate, write the record to the run's log and the console; (metrics, mean SSIM: the export score)."""
     val = validate(model, dev, cfg.val_samples, real_scan, cfg.val_size)
     logf.write(json.dumps({"step": step, "validation": val}) + "\n")
     logf.flush()
     for name, v in val.items():
         log(f"  val {name}: SSIM {v['ssim']:.4f} PSNR {v['psnr']:.2f}")
-    if into is not None:
-        into.update(val)
-    return float(np.mean([v["ssim"] for v in val.values()]))
+    return val, float(np.mean([v["ssim"] for v in val.values()]))
 
 
 def _infer(model, k, mask, sens, noise_var, device) -> np.ndarray:
@@ -260,14 +257,14 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     ckpt_path = out / "checkpoint.pt"
-    step, wall, best, exported = 0, 0.0, -float("inf"), None
+    step, wall, best, exported = 0, 0.0, -float("inf"), False
     if resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=dev, weights_only=True)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step, wall = int(ckpt["step"]), float(ckpt["wall"])
         best = float(ckpt.get("best", best))
-        exported = ckpt.get("exported")
+        exported = bool(ckpt.get("exported", np.isfinite(best)))  # (older checkpoints: a finite best was exported)
         if cfg.time_budget_s > 0:
             cfg = dataclasses.replace(cfg, steps=int(ckpt["steps"]), time_budget_s=0.0)
         log(f"resumed {method} at step {step} from {ckpt_path}")
@@ -291,7 +288,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     logf = open(out / "log.jsonl", "a") if rank == 0 else None
     card = {}
     if rank == 0 and step == 0 and cfg.init_from and cfg.validate_start:
-        best = _log_validation(model, dev, cfg, real_scan, step, logf, log)
+        _, best = _log_validation(model, dev, cfg, real_scan, step, logf, log)
         log(f"  the starting weights (from {cfg.init_from}): mean validation SSIM {best:.4f}; a step must "
             f"beat it to be exported")
     wall_mark = 0.0
@@ -337,15 +334,14 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
                 f"{wall / step:.2f} s/step")
         last = step == cfg.steps
         if rank == 0 and (step % cfg.validate_every == 0 or last):
-            val = {}
-            score = _log_validation(model, dev, cfg, real_scan, step, logf, log, val)
+            val, score = _log_validation(model, dev, cfg, real_scan, step, logf, log)
             if score > best:  # export the best validated model (mean SSIM over the validation sets)
                 best = score
                 card = model_card(method, cfg, step, wall, dev, val, out)
                 weights.save(model, card, models_dir)
-                exported = step
+                exported = True
                 log(f"  exported weights of step {step} (mean validation SSIM {score:.4f})")
-            elif last and exported is None:
+            elif last and not exported:
                 what = "beat the starting weights" if np.isfinite(best) else "had a finite score"
                 log(f"  no validated step {what} (best mean validation SSIM {best:.4f}): "
                     f"nothing exported to {models_dir or weights.MODELS_DIR}")
