@@ -12,6 +12,8 @@ them the methods react to:
 - twin: ``x`` (its phase as the maps leave it) through the real maps, plus noise;
 - phase outside / inside the brain only: the phase of ``x`` kept in the object's outer 8 pixels
   (skull, scalp) or in the rest, the other part made real;
+- phase smoothed over 1 pixel: the phase of the magnitude-weighted ``x`` after a Gaussian of 1
+  pixel, which leaves out its pixel-scale part (a share of it is the scan's noise);
 - no phase: ``|x|`` (the real anatomy, and the real noise baked into it) through the real maps;
 - no phase, simulated maps: ``|x|`` through 4-coil birdcage maps with per-coil phase (4 rad), as in
   training.
@@ -65,6 +67,8 @@ def twins(kspace: np.ndarray, reference: np.ndarray, noise_scale: float = 1.0):
     yield "twin (real maps, phase, anatomy)", acquire(maps, x)
     yield "twin, phase outside the brain only", acquire(maps, np.abs(x) * np.exp(1j * phase * (1 - inside)))
     yield "twin, phase inside the brain only", acquire(maps, np.abs(x) * np.exp(1j * phase * inside))
+    weighted = [ndimage.gaussian_filter(part, 1.0) for part in (x.real, x.imag)]
+    yield "twin, phase smoothed over 1 pixel", acquire(maps, np.abs(x) * np.exp(1j * np.angle(weighted[0] + 1j * weighted[1])))
     yield "twin, no phase", acquire(maps, np.abs(x))
     yield "twin, no phase, simulated maps", acquire(sim_maps, np.abs(x))
 
