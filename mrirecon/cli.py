@@ -132,7 +132,11 @@ def cmd_train(args) -> int:
     out = args.out or f"runs/{args.method}"
     card = train(args.method, cfg, out, resume=args.resume, device=args.device,
                  models_dir=args.models_dir or MODELS_DIR, real_scan=real)
-    print(f"trained {args.method}: {card.get('training_steps')} steps, weights in {args.models_dir or MODELS_DIR}")
+    where = args.models_dir or MODELS_DIR
+    if card:
+        print(f"trained {args.method}: {card.get('training_steps')} steps, weights in {where}")
+    else:
+        print(f"trained {args.method}: no validated step was exported; {where} is unchanged")
     return 0
 
 

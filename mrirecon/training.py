@@ -231,7 +231,8 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
           models_dir=None, real_scan=None, log=print, stop_at: int | None = None) -> dict:
     """Train ``method``; checkpoints and ``log.jsonl`` in ``out_dir``; the weights with the best
     mean validation SSIM so far are exported to ``models_dir`` (default ``models/``). Returns the
-    card of the exported model.
+    card of the model this run exported, or ``{}`` when it exported none (a warm start that no
+    validated step beat: ``models_dir`` is left as it was).
 
     ``stop_at`` ends this run early at that step (with a checkpoint), as a kill would; ``resume``
     continues from the checkpoint, bit for bit. A resumed time-budgeted run keeps the step count
@@ -357,6 +358,8 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
         bar.close()
     if world > 1:
         torch.distributed.barrier()
-    if not card and weights.paths(method, models_dir)[1].exists():  # an earlier validation was the best
+    # an earlier validation (of this run, maybe before a resume) was the best; ranks > 0 export
+    # nothing themselves and read what rank 0 left
+    if not card and (exported or rank > 0) and weights.paths(method, models_dir)[1].exists():
         card = json.loads(weights.paths(method, models_dir)[1].read_text())
     return card
