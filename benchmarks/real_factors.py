@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from _common import guide_masks, real_scan, threads
 from ssim_regions import BORDER, regions
 
@@ -78,10 +77,11 @@ def main():
     ap.add_argument("--methods", default="cs-l1,rim,irim", help="comma-separated; the first is the reference")
     ap.add_argument("--noise-scale", type=float, default=1.0, help="the twins' noise std over the scan's")
     args = ap.parse_args()
+    from skimage.metrics import structural_similarity
+
     import mrirecon
     from mrirecon import coils
     from mrirecon.fft import ifft2c
-    from skimage.metrics import structural_similarity
 
     methods = args.methods.split(",")
     scan = real_scan()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from _common import guide_masks, real_scan, threads
 
 REGIONS = ("background", "edge", "dark", "bright")
@@ -41,9 +40,10 @@ def main():
     ap.add_argument("--methods", default="cs-l1,rim,rim-mgu,irim,cirim,recurrentvarnet",
                     help="comma-separated; the first is the one the others are compared with")
     args = ap.parse_args()
+    from skimage.metrics import structural_similarity
+
     import mrirecon
     from mrirecon.metrics import center_crop
-    from skimage.metrics import structural_similarity
 
     methods = args.methods.split(",")
     scan = real_scan()
