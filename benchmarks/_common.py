@@ -29,6 +29,15 @@ def guide_masks(shape):
     }
 
 
+def corners(images, n: int):
+    """The four ``n`` x ``n`` corners of ``images`` (..., H, W), where a head scan holds no object,
+    side by side as (..., 4 n^2)."""
+    import numpy as np
+
+    parts = (images[..., :n, :n], images[..., :n, -n:], images[..., -n:, :n], images[..., -n:, -n:])
+    return np.concatenate([c.reshape(*c.shape[:-2], -1) for c in parts], axis=-1)
+
+
 def threads() -> str:
     import torch
 

@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from _common import real_scan
+from _common import corners, real_scan
 
 MASKS = (("full", 1), ("equispaced", 4), ("equispaced", 8), ("gaussian1d", 8), ("gaussian2d", 4),
          ("gaussian2d", 8), ("poisson2d", 10))
@@ -23,10 +23,7 @@ MASKS = (("full", 1), ("equispaced", 4), ("equispaced", 8), ("gaussian1d", 8), (
 def corner_variance(kspace) -> float:
     from mrirecon.fft import ifft2c
 
-    img = ifft2c(np.asarray(kspace))
-    n = 20
-    corners = [img[..., :n, :n], img[..., :n, -n:], img[..., -n:, :n], img[..., -n:, -n:]]
-    return float(np.mean([np.mean(np.abs(c) ** 2) for c in corners]))
+    return float(np.mean(np.abs(corners(ifft2c(np.asarray(kspace)), 20)) ** 2))
 
 
 def cases():

@@ -28,16 +28,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import guide_masks, real_scan, threads
-from ssim_regions import BORDER, regions
+from _common import corners, guide_masks, real_scan, threads
+from ssim_regions import BORDER, EDGE_PX, object_mask, regions
 
 
 def corner_noise_std(coil_images: np.ndarray, size: int = 32) -> np.ndarray:
     """Complex noise std per coil, from the four ``size`` x ``size`` corners of the coil images."""
-    c = coil_images
-    corners = np.concatenate([c[:, :size, :size], c[:, :size, -size:], c[:, -size:, :size], c[:, -size:, -size:]],
-                             axis=1).reshape(c.shape[0], -1)
-    return np.sqrt(np.mean(np.abs(corners - corners.mean(1, keepdims=True)) ** 2, axis=1))
+    c = corners(coil_images, size)
+    return np.sqrt(np.mean(np.abs(c - c.mean(-1, keepdims=True)) ** 2, axis=-1))
 
 
 def twins(kspace: np.ndarray, reference: np.ndarray, noise_scale: float = 1.0):
@@ -51,8 +49,8 @@ def twins(kspace: np.ndarray, reference: np.ndarray, noise_scale: float = 1.0):
     maps = coils.estimate(kspace[None])[0]
     x = coils.sense_combine(ifft2c(kspace)[None], maps[None])[0]
     noise_std = noise_scale * corner_noise_std(ifft2c(kspace))[:, None, None]
-    obj = ndimage.binary_fill_holes(reference > 0.08 * reference.max())
-    inside = ndimage.gaussian_filter(ndimage.binary_erosion(obj, iterations=8).astype(np.float64), 1.5)
+    inner = ndimage.binary_erosion(object_mask(reference), iterations=EDGE_PX)
+    inside = ndimage.gaussian_filter(inner.astype(np.float64), 1.5)
     phase = np.angle(x)
     sim_maps = coil_maps(4, kspace.shape[-1], np.random.default_rng(5), 4.0, np.random.default_rng(6))
 

@@ -24,11 +24,20 @@ REGIONS = ("background", "edge", "dark", "bright")
 BORDER = 3  # (win_size - 1) // 2 of skimage's default 7x7 window: its mean leaves this border out
 
 
-def regions(reference: np.ndarray, edge_px: int = 8) -> dict[str, np.ndarray]:
+EDGE_PX = 8  # the object's outer band (skull, scalp, the brain's border)
+
+
+def object_mask(reference: np.ndarray) -> np.ndarray:
+    """The object: the reference above 8 % of its max, closed and hole-filled."""
     from scipy import ndimage
 
-    obj = reference > 0.08 * reference.max()
-    obj = ndimage.binary_fill_holes(ndimage.binary_closing(obj, iterations=3))
+    return ndimage.binary_fill_holes(ndimage.binary_closing(reference > 0.08 * reference.max(), iterations=3))
+
+
+def regions(reference: np.ndarray, edge_px: int = EDGE_PX) -> dict[str, np.ndarray]:
+    from scipy import ndimage
+
+    obj = object_mask(reference)
     inner = ndimage.binary_erosion(obj, iterations=edge_px)
     dark = inner & (reference < np.median(reference[inner]))
     parts = {"background": ~obj, "edge": obj & ~inner, "dark": dark, "bright": inner & ~dark}
