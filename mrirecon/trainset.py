@@ -39,6 +39,7 @@ class DataConfig:
     fov_mm: tuple[float, float] = (240.0, 240.0)
     sharpen: tuple[float, float] = (0.0, 0.0)  # SimConfig.sharpen per subject, uniform in the range
     coil_phase: tuple[float, float] = (0.0, 0.0)  # SimConfig.coil_phase (rad) per subject, uniform
+    scalp: tuple[str, ...] = ("bands",)  # SimConfig.scalp per subject, drawn uniformly from these
 
 
 @dataclass
@@ -61,7 +62,8 @@ def make_sample(cfg: DataConfig, index: int, contrast: str | None = None, crop: 
     c = n_coils or int(group_rng.integers(cfg.coils[0], cfg.coils[1] + 1))
     sub = subject(cfg, index // reuse)
     sim = SimConfig(contrast=contrast or cfg.contrast, size=cfg.size, coils=c, slices=1, lesions=sub.lesions,
-                    seed=sub.seed, snr=sub.snr, fov_mm=sub.fov_mm, sharpen=sub.sharpen, coil_phase=sub.coil_phase)
+                    seed=sub.seed, snr=sub.snr, fov_mm=sub.fov_mm, sharpen=sub.sharpen, coil_phase=sub.coil_phase,
+                    scalp=sub.scalp)
     acq = _simulate_cached(sim)
     images = ifft2c(acq.kspace[0])  # noisy coil images (C, S, S)
     crop = cfg.crop if crop is None else crop
@@ -87,11 +89,12 @@ class Subject(NamedTuple):
     fov_mm: float
     sharpen: float
     coil_phase: float
+    scalp: str
 
 
 def subject(cfg: DataConfig, k: int) -> Subject:
     """Simulated subject ``k`` of the stream. The ranged factors added later (FOV, sharpening, coil
-    phase) each draw from a stream of their own, so a fixed value leaves the other draws as they were."""
+    phase, scalp) each draw from a stream of their own, so a fixed value leaves the other draws as they were."""
     rng = np.random.default_rng([cfg.seed, k, 2])
     lesions = int(rng.integers(cfg.lesions[0], cfg.lesions[1] + 1))
     seed, snr = int(rng.integers(2 ** 31)), float(rng.uniform(*cfg.snr))
@@ -100,7 +103,9 @@ def subject(cfg: DataConfig, k: int) -> Subject:
         lo, hi = bounds
         return lo if lo == hi else float(np.random.default_rng([cfg.seed, k, stream]).uniform(lo, hi))
 
-    return Subject(lesions, seed, snr, ranged(cfg.fov_mm, 3), ranged(cfg.sharpen, 4), ranged(cfg.coil_phase, 5))
+    scalp = cfg.scalp[0] if len(cfg.scalp) == 1 else str(np.random.default_rng([cfg.seed, k, 6]).choice(cfg.scalp))
+    return Subject(lesions, seed, snr, ranged(cfg.fov_mm, 3), ranged(cfg.sharpen, 4), ranged(cfg.coil_phase, 5),
+                   scalp)
 
 
 _LAST: dict = {}

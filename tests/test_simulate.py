@@ -107,6 +107,36 @@ def test_sharpen_adds_fine_structure_only():
         simulate(SimConfig(sharpen=-1))
 
 
+def test_scalp_layers_change_only_the_head_outside_the_brain():
+    """``scalp="layers"`` draws the thin layers of a real head (bright CSF, diploe and fat between
+    dark bone) where ``"bands"`` draws one soft scalp band: the brain, its texture and bias field stay
+    as they were, and outside it the image holds more fine structure."""
+    from mrirecon import anatomy
+    from mrirecon.simulate import HEAD_LAYERS, TISSUE, contrast_image, head_layers
+
+    slab = anatomy.slab(1, 128, np.random.default_rng(3), fov_mm=220)
+    dist = slab.channels["dist"]
+    bands = contrast_image(slab, "t2w", np.random.default_rng(5), 0.0, "bands")
+    layers = contrast_image(slab, "t2w", np.random.default_rng(5), 0.0, "layers", np.random.default_rng(6))
+    brain = dist == 0
+    assert np.abs(bands - layers)[brain].max() < 0.02 < np.abs(bands - layers)[~brain].max()
+
+    def high_share(img):
+        power = np.abs(np.fft.fftshift(np.fft.fft2(img[0]))) ** 2
+        y, x = np.indices(img.shape[1:]) - img.shape[1] // 2
+        return power[np.hypot(y, x) > 0.5 * img.shape[1] / 2].sum() / power.sum()
+
+    assert high_share(layers) > 1.5 * high_share(bands)
+    # along a fine ray out of the brain: the layers in their order, bright ones between dark bone
+    ray = np.linspace(0, 30, 3000, dtype=np.float32)[None, None].repeat(2, 1)
+    profile = head_layers(ray, TISSUE["t2w"], 0.01, np.random.default_rng(1))[0, 0]
+    peaks = np.flatnonzero((profile[1:-1] > profile[:-2]) & (profile[1:-1] >= profile[2:]) & (profile[1:-1] > 0.1))
+    assert len(peaks) >= 3 and profile[0] == 0 and profile[-1] < 1e-3  # CSF, diploe, fat (and skin)
+    assert profile.max() <= max(TISSUE["t2w"][base] * hi for _, _, base, (_, hi) in HEAD_LAYERS) + 1e-6
+    with pytest.raises(InputError, match="scalp"):
+        simulate(SimConfig(scalp="helmet"))
+
+
 def test_coil_phase_changes_only_the_phase_of_the_maps_and_helps_unfolding():
     """``coil_phase`` multiplies each coil's map by a smooth phase field of its own: magnitudes,
     object and noise level stay as they were, and the phase diversity lowers the SENSE g-factor

@@ -218,6 +218,10 @@ def test_training_field_of_view_and_coil_phase_ranges():
     # each range draws from its own stream: the other factors of a subject stay as they were
     assert [subject(fixed, k)[:3] for k in range(5)] == [subject(ranged, k)[:3] for k in range(5)]
     assert fovs == [subject(DataConfig(seed=3, fov_mm=(205.0, 250.0)), k).fov_mm for k in range(20)]
+    mixed = DataConfig(seed=3, scalp=("bands", "layers"))
+    assert {subject(fixed, k).scalp for k in range(20)} == {"bands"}
+    assert {subject(mixed, k).scalp for k in range(20)} == {"bands", "layers"}
+    assert [subject(fixed, k)[:-1] for k in range(20)] == [subject(mixed, k)[:-1] for k in range(20)]
 
 
 def test_a_warm_started_run_exports_only_what_beats_its_start(tmp_path):
