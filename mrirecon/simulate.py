@@ -58,8 +58,8 @@ class SimConfig:
     coil_phase: float = 0.0
     # what lies between the brain and the air: "bands", one dark skull and one bright scalp band of
     # 4-8 mm with soft edges; "layers", the thin sharp layers of a real head (CSF, inner table,
-    # diploe, outer table, muscle, fat, skin; see head_layers), whose aliases cost a network trained
-    # on bands half its margin over CS at equispaced 4x (benchmarks/scalp_layers.py)
+    # diploe, outer table, muscle, fat, skin; see head_layers), whose aliases cost networks trained
+    # on bands a fifth of their SSIM margin over CS at equispaced 4x (benchmarks/scalp_layers.py)
     scalp: str = "bands"
 
     def check(self) -> "SimConfig":
@@ -178,8 +178,9 @@ def head_bands(dist: np.ndarray, tissue: dict, voxel_mm: float, rng) -> np.ndarr
     return tissue["skull"] * band(inner, inner + skull) + tissue["scalp"] * band(inner + skull, inner + skull + scalp)
 
 
-# (thickness range in mm, signal relative to a tissue of TISSUE, or to its range of factors) of the
-# layers of a head from the brain's surface outward; every thickness varies smoothly around the head
+# the layers of a head from the brain's surface outward: (name, thickness range in mm, the tissue of
+# TISSUE whose signal it takes, range of a random factor on that signal); each thickness also varies
+# smoothly around the head (+-40 %)
 HEAD_LAYERS = (
     ("csf", (1.0, 3.0), "csf", (1.0, 1.0)),  # subarachnoid CSF
     ("inner table", (0.8, 2.0), "skull", (1.0, 1.0)),
@@ -195,8 +196,8 @@ def head_layers(dist: np.ndarray, tissue: dict, voxel_mm: float, rng) -> np.ndar
     """The layers of a real head (``HEAD_LAYERS``) at a distance ``dist`` (mm) outside the brain,
     with edges of a fifth of a pixel: on the shared real T2 scan they show as several thin, sharp
     rings, where ``head_bands`` draws one soft bright band. Their aliases are what a network trained on
-    bands does not expect: on simulated T2w at equispaced 4x they halve ``rim``'s SSIM margin over
-    ``cs-l1`` (benchmarks/scalp_layers.py)."""
+    bands does not expect: on simulated T2w at equispaced 4x they cost ``rim`` 0.009 of its SSIM
+    margin of 0.047 over ``cs-l1`` (benchmarks/scalp_layers.py)."""
     shape = dist.shape[1:]
     edge = 0.2 * voxel_mm
 
