@@ -130,9 +130,8 @@ def cmd_train(args) -> int:
 
         real = load(args.real_scan)
     out = args.out or f"runs/{args.method}"
-    card = train(args.method, cfg, out, resume=args.resume, device=args.device,
-                 models_dir=args.models_dir or MODELS_DIR, real_scan=real)
     where = args.models_dir or MODELS_DIR
+    card = train(args.method, cfg, out, resume=args.resume, device=args.device, models_dir=where, real_scan=real)
     if card:
         print(f"trained {args.method}: {card.get('training_steps')} steps, weights in {where}")
     else:

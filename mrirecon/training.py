@@ -26,6 +26,7 @@ from . import weights
 from .nn.loss import loss_fn, ssim_torch, step_weights  # noqa: F401  (part of the training API)
 from .nn.model import MODELS, Reconstructor, config_from_dict
 from .runtime import fast_bf16, tune_malloc
+from .simulate import SCALPS
 from .runs import EXTRA_BLOCKS, export_checkpoint, model_card, warm_start  # noqa: F401  (part of the training API)
 from .trainset import DataConfig, IndexStream, SimulatedSlices, collate, make_sample
 
@@ -76,6 +77,8 @@ def load_config(path=None, **overrides) -> TrainConfig:
     for key, allowed in CHOICES.items():  # checked here too, not only where (or whether) each is used
         if getattr(cfg, key) not in allowed:
             raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
+    if not cfg.data.scalp or set(cfg.data.scalp) - set(SCALPS):
+        raise ValueError(f"data.scalp must list some of {', '.join(SCALPS)}, got {list(cfg.data.scalp)}")
     if not 0.0 <= cfg.final_weight <= 1.0:
         raise ValueError(f"final_weight must be within [0, 1], got {cfg.final_weight}")
     return cfg

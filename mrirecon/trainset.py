@@ -103,7 +103,7 @@ def subject(cfg: DataConfig, k: int) -> Subject:
         lo, hi = bounds
         return lo if lo == hi else float(np.random.default_rng([cfg.seed, k, stream]).uniform(lo, hi))
 
-    scalp = cfg.scalp[0] if len(cfg.scalp) == 1 else str(np.random.default_rng([cfg.seed, k, 6]).choice(cfg.scalp))
+    scalp = str(np.random.default_rng([cfg.seed, k, 6]).choice(cfg.scalp))
     return Subject(lesions, seed, snr, ranged(cfg.fov_mm, 3), ranged(cfg.sharpen, 4), ranged(cfg.coil_phase, 5),
                    scalp)
 

@@ -224,6 +224,17 @@ def test_training_field_of_view_and_coil_phase_ranges():
     assert [subject(fixed, k)[:-1] for k in range(20)] == [subject(mixed, k)[:-1] for k in range(20)]
 
 
+def test_a_config_with_an_unknown_scalp_is_refused_when_read(tmp_path):
+    from mrirecon.training import load_config
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text('{"data": {"scalp": ["bands", "helmet"]}}')
+    with pytest.raises(ValueError, match="data.scalp must list some of bands, layers"):
+        load_config(cfg)
+    cfg.write_text('{"data": {"scalp": ["layers"]}}')
+    assert load_config(cfg).data.scalp == ("layers",)
+
+
 def test_a_warm_started_run_exports_only_what_beats_its_start(tmp_path):
     """A fresh ``init_from`` run validates the weights it starts from first; a run that never beats
     them leaves models_dir as it was (here lr 5: Adam's first steps wreck the network). With
