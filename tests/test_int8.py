@@ -81,6 +81,25 @@ def test_int8_model_follows_float32(name, batch):
     assert 0 < rel < 0.03
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_declared_relu_inputs_are_quantized_as_before(name, batch):
+    """The convolutions a model declares to read a ReLU's output skip the minimum's pass: the same
+    codes, so the same output as quantizing every input over its measured range."""
+    torch.manual_seed(0)
+    model = tiny(name, final_dc=4).eval()
+    with torch.inference_mode():
+        model.quantize_int8()
+        convs = [m for m in model.net.modules() if isinstance(m, int8.Int8Conv2d)]
+        flagged = [m for m in convs if m.nonneg_input]
+        assert flagged and len(flagged) < len(convs)  # every model has some; never the first (signed image)
+        fast = model(*batch)
+        for m in flagged:
+            m.nonneg_input = False
+        assert torch.equal(model(*batch), fast)
+    if name in ("irim", "cirim"):  # IndRNN states are ReLU outputs: four of each block's five convolutions
+        assert len(flagged) == 4 * len(model.net.blocks)
+
+
 def test_registry_int8_variant(tiny_irim):
     tmp_path, p = tiny_irim
     a = solvers.get("irim", models_dir=tmp_path).run(p)

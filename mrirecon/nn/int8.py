@@ -7,7 +7,8 @@ float32 (480 GMAC/s on the same convolution), and nearly every such CPU has them
 
 :class:`Int8Conv2d` replaces an ``nn.Conv2d`` for inference: weights int8 per output channel
 (symmetric, scale ``max|w| / 127``), the input quantized at every call to uint8 over its own
-range ``[min, max]`` (a zero point for signed inputs), int32 accumulation and a float32 output
+range ``[min, max]`` (a zero point for signed inputs; ``[0, max]`` without a pass for the minimum
+where the model declares the input a ReLU's output, ``nonneg_inputs``), int32 accumulation and a float32 output
 with the bias added (oneDNN's quantized convolution, the kernel PyTorch's own x86 int8 path
 uses). Only the convolutions go to int8; the recurrent cells' arithmetic, the physics and the
 data consistency stay float32.
@@ -34,10 +35,12 @@ def _as_uint8(q: torch.Tensor) -> torch.Tensor:
                                                                     q.shape, q.stride())
 
 
-def quantize(x: torch.Tensor) -> tuple[torch.Tensor, float, int]:
+def quantize(x: torch.Tensor, nonneg: bool = False) -> tuple[torch.Tensor, float, int]:
     """``x`` (float) -> (uint8 codes, scale, zero point) over its own range, which always includes
-    0 (so zero padding is exact)."""
-    lo, hi = min(float(x.amin()), 0.0), max(float(x.amax()), 0.0)
+    0 (so zero padding is exact). ``nonneg``: the caller knows ``x >= 0`` (a ReLU's output), so the
+    range is ``[0, max]`` without a pass over ``x`` for its minimum (the same codes)."""
+    lo = 0.0 if nonneg else min(float(x.amin()), 0.0)
+    hi = max(float(x.amax()), 0.0)
     scale = max(hi - lo, 1e-30) / 255.0
     zero = int(min(max(round(-lo / scale), 0), 255))
     x = x.float().contiguous(memory_format=torch.channels_last)
@@ -52,7 +55,7 @@ def quantize(x: torch.Tensor) -> tuple[torch.Tensor, float, int]:
 class Int8Conv2d(nn.Module):
     """Inference-only int8 version of ``conv`` (see the module docstring); float32 in, float32 out."""
 
-    def __init__(self, conv: nn.Conv2d):
+    def __init__(self, conv: nn.Conv2d, nonneg_input: bool = False):
         super().__init__()
         if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
             raise ValueError("Int8Conv2d needs numeric zero padding")
@@ -67,25 +70,30 @@ class Int8Conv2d(nn.Module):
         # the kernel: every call passes its own)
         self.packed = torch.ops.onednn.qconv_prepack(qw, scale, 1.0, 0, *self.geometry, None)
         self.out_channels = conv.out_channels
+        self.nonneg_input = nonneg_input  # its inputs are never negative (see quantize)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, scale, zero = quantize(x)
+        q, scale, zero = quantize(x, self.nonneg_input)
         stride, padding, dilation, groups = self.geometry
         return torch.ops.onednn.qconv2d_pointwise(q, scale, zero, self.packed, self.w_scale, self.w_zero, self.bias,
                                                   stride, padding, dilation, groups, 1.0, 0, torch.float32,
                                                   "none", [], "")
 
 
-def quantize_convs(module: nn.Module) -> int:
+def quantize_convs(module: nn.Module, _nonneg: frozenset = frozenset()) -> int:
     """Replace, in place, every convolution of ``module`` by an :class:`Int8Conv2d`; the number
-    replaced."""
+    replaced. A module with a ``nonneg_inputs()`` method names the convolutions among its
+    descendants whose input is always a ReLU's output (their quantization skips the minimum)."""
     if not available():
         raise RuntimeError("int8 inference needs PyTorch's oneDNN int8 convolution (x86 CPU builds)")
+    declared = getattr(module, "nonneg_inputs", None)
+    if callable(declared):
+        _nonneg = _nonneg | {id(m) for m in declared()}
     n = 0
     for name, child in list(module.named_children()):
         if isinstance(child, nn.Conv2d):
-            setattr(module, name, Int8Conv2d(child))
+            setattr(module, name, Int8Conv2d(child, nonneg_input=id(child) in _nonneg))
             n += 1
         else:
-            n += quantize_convs(child)
+            n += quantize_convs(child, _nonneg)
     return n

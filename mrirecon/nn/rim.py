@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .. import physics
-from .cells import CELLS
+from .cells import CELLS, IndRNN
 from .common import add_final_dc, final_dc_step, from_channels, to_channels
 
 
@@ -54,6 +54,13 @@ class RIMBlock(nn.Module):
         ``Reconstructor.compute_in``; float32 with int8 convolutions, whose outputs are float32)."""
         weight = next(self.parameters(), None)  # int8 convolutions hold buffers, not parameters
         return torch.float32 if weight is None else weight.dtype
+
+    def nonneg_inputs(self) -> list[nn.Module]:
+        """The convolutions whose input is a ReLU's output (``mrirecon.nn.int8`` quantizes them over
+        ``[0, max]``): every cell's input map and, after IndRNN cells (``ReLU(Wx + u h)``), the two
+        convolutions that read their states."""
+        convs = [self.cell1.w, self.cell2.w]
+        return convs + ([self.conv_mid, self.conv_out] if isinstance(self.cell1, IndRNN) else [])
 
     def init_hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
         b, _, h, w = x.shape

@@ -54,6 +54,10 @@ class StateInitializer(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return list(self.heads(self.body(x)).chunk(2, dim=1))
 
+    def nonneg_inputs(self) -> list[nn.Module]:
+        """Convolutions after a ReLU (see ``RIMBlock.nonneg_inputs``): all but the first."""
+        return [m for m in list(self.body)[1:] if isinstance(m, nn.Conv2d)] + [self.heads]
+
 
 class RecurrentVarNet(nn.Module):
     COMPUTE = ("blocks", "init")  # the convolutional parts, castable to bfloat16 for inference
