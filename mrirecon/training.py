@@ -49,6 +49,7 @@ class TrainConfig:
     log_every: int = 10
     val_samples: int = 2  # per contrast and mask
     val_size: int = 256  # matrix of the validation slices
+    val_scalp: str = "bands"  # the simulated validation heads (SimConfig.scalp; "bands" for every run until 2026-12-02)
     time_budget_s: float = 0.0  # > 0: at the end of warm-up, set `steps` to fill this wall time
     init_from: str = ""  # warm start (fresh runs only): a trained method in models_dir, see warm_start
     init_extra_blocks: str = "copy"  # copy | identity: blocks the source lacks (a CIRIM's later cascades), see warm_start
@@ -79,6 +80,8 @@ def load_config(path=None, **overrides) -> TrainConfig:
             raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
     if not cfg.data.scalp or set(cfg.data.scalp) - set(SCALPS):
         raise ValueError(f"data.scalp must list some of {', '.join(SCALPS)}, got {list(cfg.data.scalp)}")
+    if cfg.val_scalp not in SCALPS:
+        raise ValueError(f"val_scalp must be one of {', '.join(SCALPS)}, got {cfg.val_scalp!r}")
     if not 0.0 <= cfg.final_weight <= 1.0:
         raise ValueError(f"final_weight must be within [0, 1], got {cfg.final_weight}")
     return cfg
@@ -180,13 +183,15 @@ VAL_SEED = 987_654  # never a training seed: training uses DataConfig.seed (defa
 VAL_MASKS = (("equispaced", 4.0), ("gaussian2d", 8.0))
 
 
-def validate(model: Reconstructor, device, n_samples: int = 2, real_scan=None, size: int = 256) -> dict:
-    """Held-out simulated T2w and FLAIR slices with lesions (full 256^2 slices, unseen contrasts)
-    and, when given, the shared real scan; fastMRI metrics per (data, mask)."""
+def validate(model: Reconstructor, device, n_samples: int = 2, real_scan=None, size: int = 256,
+             scalp: str = "bands") -> dict:
+    """Held-out simulated T2w and FLAIR slices with lesions (full 256^2 slices, unseen contrasts;
+    heads of kind ``scalp``) and, when given, the shared real scan; fastMRI metrics per (data, mask)."""
     from . import metrics
     from .api import make_problem
 
-    cfg = DataConfig(seed=VAL_SEED, size=size, crop=0, lesions=(3, 6), coils=(8, 8), snr=(30.0, 30.0))
+    cfg = DataConfig(seed=VAL_SEED, size=size, crop=0, lesions=(3, 6), coils=(8, 8), snr=(30.0, 30.0),
+                     scalp=(scalp,))
     results = {}
     model.eval()
     sets = [(c, [make_sample(cfg, i, contrast=c, mask_kind=k, acceleration=a) for i in range(n_samples)], k, a)
@@ -211,7 +216,7 @@ def validate(model: Reconstructor, device, n_samples: int = 2, real_scan=None, s
 
 def _log_validation(model, dev, cfg: TrainConfig, real_scan, step: int, logf, log) -> tuple[dict, float]:
     """Validate, write the record to the run's log and the console; (metrics, mean SSIM: the export score)."""
-    val = validate(model, dev, cfg.val_samples, real_scan, cfg.val_size)
+    val = validate(model, dev, cfg.val_samples, real_scan, cfg.val_size, cfg.val_scalp)
     logf.write(json.dumps({"step": step, "validation": val}) + "\n")
     logf.flush()
     for name, v in val.items():

@@ -233,6 +233,30 @@ def test_a_config_with_an_unknown_scalp_is_refused_when_read(tmp_path):
         load_config(cfg)
     cfg.write_text('{"data": {"scalp": ["layers"]}}')
     assert load_config(cfg).data.scalp == ("layers",)
+    cfg.write_text('{"val_scalp": "helmet"}')
+    with pytest.raises(ValueError, match="val_scalp must be one of bands, layers"):
+        load_config(cfg)
+
+
+def test_validation_heads_follow_val_scalp(monkeypatch):
+    """``validate(scalp=...)`` (``TrainConfig.val_scalp``) draws the simulated validation slices
+    with that head and the same seed, subjects and masks."""
+    from mrirecon import training
+
+    class Drawn(Exception):
+        pass
+
+    def first_draw(scalp):
+        def record(cfg, i, **kw):
+            raise Drawn(cfg, i, kw)
+        monkeypatch.setattr(training, "make_sample", record)
+        with pytest.raises(Drawn) as e:
+            training.validate(tiny("irim"), "cpu", n_samples=1, scalp=scalp)
+        return e.value.args
+
+    (layers, i, kw), (bands, j, kw2) = first_draw("layers"), first_draw("bands")
+    assert layers.scalp == ("layers",) and bands.scalp == ("bands",)
+    assert dataclasses.replace(layers, scalp=()) == dataclasses.replace(bands, scalp=()) and (i, kw) == (j, kw2)
 
 
 def test_a_warm_started_run_exports_only_what_beats_its_start(tmp_path):
