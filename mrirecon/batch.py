@@ -4,8 +4,8 @@ processes or on a dask.distributed cluster, with one engine for all three.
 The unit of work is one input file: it is loaded and undersampled once (the same mask for every
 method, stored with each output), sensitivity maps are estimated once, then each pending method
 runs and its output is written atomically. An output that already exists with the same sampling
-is complete (``--overwrite`` redoes it): its metrics are recomputed from the file, nothing is
-reconstructed again. A bad input file yields one failed record per method and the batch goes on.
+(and, for a learned method, from the same weights file) is complete (``--overwrite`` redoes it):
+its metrics are recomputed from the file, nothing is reconstructed again. A bad input file yields one failed record per method and the batch goes on.
 """
 from __future__ import annotations
 
@@ -59,8 +59,19 @@ def weights_hash(name: str) -> str:
     return hashlib.sha256(paths(method.name, getattr(method, "models_dir", None))[0].read_bytes()).hexdigest()
 
 
+def _current_weights(name: str) -> dict:
+    """``{"weights_sha256": ...}`` of a learned method whose weights file is there, else ``{}``: an
+    output made from other weights is stale (a missing file fails when the method runs, not here)."""
+    try:
+        digest = weights_hash(name)
+    except OSError:
+        return {}
+    return {"weights_sha256": digest} if digest else {}
+
+
 def _existing(path: Path, sampling_attrs: dict) -> np.ndarray | None:
-    """The reconstruction in ``path`` if it is complete and made with the same sampling."""
+    """The reconstruction in ``path`` if it is complete and made with the same sampling (and the
+    same weights, when ``sampling_attrs`` holds their hash)."""
     import h5py
 
     if not path.is_file():
@@ -98,7 +109,7 @@ def process_file(job: FileJob, out_dir: str, spec: MaskSpec, device: str = "auto
         out = Path(out_dir) / name / job.relative
         ref = output_attrs(Result(job.path, name, None, 0.0), sampling, spec)
         sampling_attrs = {k: ref[k] for k in ("mask", "acceleration_achieved", "seed")}
-        image = None if overwrite else _existing(out, sampling_attrs)
+        image = None if overwrite else _existing(out, {**sampling_attrs, **_current_weights(name)})
         if image is None:
             pending.append(name)
             continue

@@ -63,6 +63,32 @@ def test_outputs_csv_and_resume_redoes_nothing(folder, tmp_path, capsys):
     assert [r["status"] for r in _rows(out)] == ["done"] * 6
 
 
+def test_outputs_of_other_weights_are_redone(folder, tmp_path, monkeypatch):
+    """A learned method's output made from another weights file (retrained, or an update of the
+    shipped models) is stale, not complete: it is redone; from the same weights it is skipped."""
+    import torch
+
+    from mrirecon import weights
+    from tiny_nets import tiny
+
+    models = tmp_path / "models"
+    monkeypatch.setattr(weights, "MODELS_DIR", models)
+    out = tmp_path / "out"
+    argv = ["recon", str(folder / "sub"), str(out), "--method", "irim", "--method", "sense"]
+
+    def run(seed):  # (re)write the weights from this seed, run the batch: each method's statuses
+        torch.manual_seed(seed)
+        weights.save(tiny("irim"), {}, models)
+        assert main(argv) == 0
+        return {m: {r["status"] for r in _rows(out) if r["method"] == m} for m in ("irim", "sense")}
+
+    assert run(0) == {"irim": {"done"}, "sense": {"done"}}
+    assert run(0) == {"irim": {"skipped"}, "sense": {"skipped"}}  # rewritten, same bytes
+    assert run(1) == {"irim": {"done"}, "sense": {"skipped"}}
+    with h5py.File(out / "irim" / "b.h5") as f:
+        assert f.attrs["weights_sha256"] == batch.weights_hash("irim")
+
+
 def test_two_local_workers_give_the_same_results(folder, tmp_path):
     spec = MaskSpec("gaussian2d", 4, None, 0)
     one = batch.run(folder, tmp_path / "one", FAST, spec, device="cpu")
