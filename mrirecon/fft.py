@@ -33,17 +33,29 @@ def _checkerboard(x):
     return _SIGNS[key]
 
 
-def _torch_centred(x, transform):
-    """``fftshift(transform(ifftshift(x)))``. For even sizes the shifts are sign flips:
-    ``s (-1)^((H+W)/2) * transform(s * x)`` with ``s = (-1)^(i+j)``, much cheaper than rolling."""
-    import torch
-
+def centring_signs(x):
+    """For even sizes, ``(s, c)`` with ``s = (-1)^(i+j)`` over the last two axes (cached) and the
+    number ``c = (-1)^((H+W)/2)`` such that ``fft2c(v) = c s fft2(s v)`` and
+    ``ifft2c(v) = c s ifft2(s v)`` (orthonormal): the centring shifts as sign flips, which a
+    caller applying the same operator many times can fold into its own constants
+    (``mrirecon.physics.Sense``). ``None`` for odd sizes."""
     h, w = x.shape[-2:]
     if h % 2 or w % 2:
+        return None
+    return _checkerboard(x), (-1.0 if (h // 2 + w // 2) % 2 else 1.0)
+
+
+def _torch_centred(x, transform):
+    """``fftshift(transform(ifftshift(x)))``. For even sizes the shifts are sign flips:
+    ``c s transform(s x)`` (:func:`centring_signs`), much cheaper than rolling."""
+    import torch
+
+    signs = centring_signs(x)
+    if signs is None:
         return torch.fft.fftshift(transform(torch.fft.ifftshift(x, dim=_AXES)), dim=_AXES)
-    s = _checkerboard(x)
+    s, c = signs
     y = transform(x * s) * s
-    return -y if (h // 2 + w // 2) % 2 else y
+    return -y if c < 0 else y
 
 
 def fft2c(x):

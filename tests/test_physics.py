@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from mrirecon import masks, physics
+from mrirecon.fft import fft2c, ifft2c
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -31,6 +32,27 @@ def test_adjoint_batched(device):
         li = _inner(physics.forward(x[i], sens[i], mask), y[i])
         ri = _inner(x[i], physics.adjoint(y[i], sens[i], mask))
         assert torch.allclose(li, ri, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(24, 20), (24, 22), (15, 20)])  # the frame's sign +1, -1; an odd size
+def test_sense_operator_in_its_frame_is_the_centred_model(shape):
+    """``physics.Sense`` folds the FFTs' centring into its maps and data: in its frame it is the
+    centred model up to ``to_frame`` (its own inverse), exactly (sign flips only)."""
+    gen = torch.Generator().manual_seed(2)
+    h, w = shape
+    x, sens = _rand((2, h, w), gen, "cpu"), _rand((2, 3, h, w), gen, "cpu")
+    mask = torch.from_numpy(masks.create("gaussian2d", shape, 2, seed=0))
+    y = physics._apply_mask(_rand((2, 3, h, w), gen, "cpu"), mask)
+    op = physics.Sense(sens, mask)
+    assert torch.equal(op.to_frame(op.to_frame(y)), y)
+    centred = fft2c(sens * x.unsqueeze(-3))
+    torch.testing.assert_close(op.to_frame(op.forward(x, masked=False)), centred, rtol=0, atol=1e-5)
+    torch.testing.assert_close(op.to_frame(op.forward(x)), physics._apply_mask(centred, mask), rtol=0, atol=1e-5)
+    back = (sens.conj() * ifft2c(physics._apply_mask(y, mask))).sum(-3)
+    torch.testing.assert_close(op.adjoint(op.to_frame(y)), back, rtol=0, atol=1e-5)
+    grad = (sens.conj() * ifft2c(physics._apply_mask(centred - y, mask))).sum(-3)
+    torch.testing.assert_close(op.gradient(x, op.to_frame(y)), grad, rtol=0, atol=1e-5)
+    torch.testing.assert_close(op.normal(x), op.gradient(x, torch.zeros_like(y)), rtol=0, atol=0)
 
 
 def test_gradient_matches_autograd():

@@ -97,18 +97,20 @@ class RIM(nn.Module):
     def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor,
               noise_var: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         """Yield the complex estimate ``(B, H, W)`` after every time step of every cascade."""
-        x = physics.adjoint(y, sens, mask)
+        op = physics.Sense(sens, mask)  # built once: the gradient of every step applies it
+        y_frame = op.to_frame(y)
+        x = op.adjoint(y_frame)
         xc = to_channels(x)
         dtype = self.blocks[0].compute_dtype  # bfloat16 blocks: their states too; physics in float32
         hidden = self.blocks[0].init_hidden(xc.to(dtype))
         for c, block in enumerate(self.blocks):
             for t in range(self.cfg.steps):
-                grad = to_channels(physics.gradient(x, y, sens, mask))
+                grad = to_channels(op.gradient(x, y_frame))
                 dx, hidden = block(torch.cat([xc, grad], dim=1).to(dtype), hidden)
                 xc = xc + dx.float()
                 x = from_channels(xc)
                 if self.cfg.dc == "explicit" and t == self.cfg.steps - 1:
-                    x = physics.soft_dc_image(x, y, sens, mask, self.dc_weight[c])
+                    x = op.soft_dc_image(x, y_frame, self.dc_weight[c])
                     xc = to_channels(x)
                 yield x
         if self.cfg.final_dc:

@@ -86,13 +86,15 @@ class RecurrentVarNet(nn.Module):
         x = self.initial_image(y, mask, sens)
         dtype = self.blocks[0].compute_dtype  # bfloat16 blocks: their states too; physics in float32
         hidden = self.init(to_channels(x).to(dtype))
-        k = physics.forward(x, sens)
+        op = physics.Sense(sens, mask)  # k_t in its frame (centred k-space up to signs: the same images)
+        y_frame = op.to_frame(y)
+        k = op.forward(x, masked=False)
         for t in range(self.cfg.steps):
             block = self.blocks[0 if self.cfg.shared_weights else t]
-            image = physics.adjoint(k, sens)
+            image = op.adjoint(k, masked=False)
             w, hidden = block(to_channels(image).to(dtype), hidden)
-            k = physics.soft_dc(k, y, mask, self.alpha[t]) + physics.forward(from_channels(w), sens)
-            x = physics.adjoint(k, sens)
+            k = physics.soft_dc(k, y_frame, mask, self.alpha[t]) + op.forward(from_channels(w), masked=False)
+            x = op.adjoint(k, masked=False)
             yield x
         if self.cfg.final_dc:
             yield final_dc_step(self, x, hidden[-1], y, sens, mask, noise_var)
