@@ -84,9 +84,12 @@ def test_outputs_of_other_weights_are_redone(folder, tmp_path, monkeypatch):
 
     assert run(0) == {"irim": {"done"}, "sense": {"done"}}
     assert run(0) == {"irim": {"skipped"}, "sense": {"skipped"}}  # rewritten, same bytes
+    with h5py.File(out / "irim" / "b.h5") as f:
+        before = f["reconstruction"][()]
     assert run(1) == {"irim": {"done"}, "sense": {"skipped"}}
     with h5py.File(out / "irim" / "b.h5") as f:
         assert f.attrs["weights_sha256"] == batch.weights_hash("irim")
+        assert not np.array_equal(f["reconstruction"][()], before)  # from the new weights, not a cached model
 
 
 def test_two_local_workers_give_the_same_results(folder, tmp_path):
