@@ -5,7 +5,8 @@ The unit of work is one input file: it is loaded and undersampled once (the same
 method, stored with each output), sensitivity maps are estimated once, then each pending method
 runs and its output is written atomically. An output that already exists with the same sampling
 (and, for a learned method, from the same weights file) is complete (``--overwrite`` redoes it):
-its metrics are recomputed from the file, nothing is reconstructed again. A bad input file yields one failed record per method and the batch goes on.
+its metrics are recomputed from the file, nothing is reconstructed again. A bad input file yields
+one failed record per method and the batch goes on.
 """
 from __future__ import annotations
 
