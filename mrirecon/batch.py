@@ -50,14 +50,21 @@ class FileJob:
     methods: list[str]
 
 
+_HASHES: dict = {}  # weights.version -> sha256: each file is read once per version, not per input file
+
+
 def weights_hash(name: str) -> str:
     """sha256 of a learned method's weights file ('' for classical methods)."""
-    from .weights import paths
+    from .weights import paths, version
 
     method = solvers.get(name)
     if not method.learned:
         return ""
-    return hashlib.sha256(paths(method.name, getattr(method, "models_dir", None))[0].read_bytes()).hexdigest()
+    directory = getattr(method, "models_dir", None)
+    key = version(method.name, directory)
+    if key not in _HASHES:  # a missing file (key None) raises FileNotFoundError here
+        _HASHES[key] = hashlib.sha256(paths(method.name, directory)[0].read_bytes()).hexdigest()
+    return _HASHES[key]
 
 
 def _current_weights(name: str) -> dict:

@@ -19,6 +19,18 @@ def paths(name: str, directory=None) -> tuple[Path, Path]:
     return d / f"{name}.safetensors", d / f"{name}.json"
 
 
+def version(name: str, directory=None) -> tuple[str, int, int] | None:
+    """What identifies the weights file's contents without reading it: (resolved path, size,
+    modification time in ns); None when it is missing. Caches of what a file holds (loaded models,
+    its hash) key on this, so retrained or updated weights are read anew in a long-lived process."""
+    path = paths(name, directory)[0].resolve()
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return str(path), st.st_size, st.st_mtime_ns
+
+
 def save(model, card: dict, directory=None) -> tuple[Path, Path]:
     """Write the weights and the card (config included) atomically."""
     import os

@@ -34,15 +34,10 @@ class Learned(Method):
         self.models_dir, self.precision, self.batch_size = models_dir, precision, batch_size
 
     def model(self, device: str):
-        # keyed on the weights file itself (path, size, modification time): retrained or updated weights
-        # are loaded anew in a long-lived process (the GUI, a batch after `train`), not served from memory
-        path = weights.paths(self.net_name, self.models_dir)[0].resolve()
-        try:
-            st = path.stat()
-            stamp = (st.st_size, st.st_mtime_ns)
-        except OSError:
-            stamp = None  # missing: weights.load below raises the error that names it
-        key = (self.net_name, str(path), stamp, device, self.precision)
+        # keyed on the weights file's version: retrained or updated weights are loaded anew in a
+        # long-lived process (the GUI, a batch after `train`); a missing file: weights.load raises
+        version = weights.version(self.net_name, self.models_dir)
+        key = (self.net_name, version, device, self.precision)
         if key not in _CACHE:
             if self.precision == "int8" and device != "cpu":
                 raise InputError(f"int8 inference runs on the CPU, not {device}: use {self.net_name}-bf16 "
@@ -59,8 +54,8 @@ class Learned(Method):
                     raise InputError("int8 inference needs PyTorch's oneDNN int8 convolution (an x86 CPU build)",
                                      "precision")
                 net.quantize_int8()
-            for stale in [k for k in _CACHE if k[:2] == key[:2] and k[2] != stamp]:
-                del _CACHE[stale]  # the same file's earlier contents
+            for stale in [k for k in _CACHE if k[1][0] == version[0] and k[2:] == key[2:]]:
+                del _CACHE[stale]  # the same file's earlier contents (loaded: its version is not None)
             _CACHE[key] = net
         return _CACHE[key]
 
