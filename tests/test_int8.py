@@ -100,6 +100,24 @@ def test_declared_relu_inputs_are_quantized_as_before(name, batch):
         assert len(flagged) == 4 * len(model.net.blocks)
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_relus_left_to_the_int8_quantizer_change_nothing(name, batch, monkeypatch):
+    """A RIM block (also RecurrentVarNet's) skips the ReLU before an int8 cell convolution, whose
+    quantizer clips negative values to the code of 0: the same output as applying it."""
+    from mrirecon.nn import rim
+
+    torch.manual_seed(0)
+    model = tiny(name, final_dc=4).eval()
+    with torch.inference_mode():
+        model.quantize_int8()
+        block = model.net.blocks[0]
+        a = torch.randn(1, 3, 4, 4)
+        assert rim._relu_for(block.cell1.w, a) is a and rim._relu_for(nn.Conv2d(3, 3, 1), a.clone()).min() == 0
+        fast = model(*batch)
+        monkeypatch.setattr(rim, "_relu_for", lambda conv, x: x.relu_())
+        assert torch.equal(model(*batch), fast)
+
+
 def test_registry_int8_variant(tiny_irim):
     tmp_path, p = tiny_irim
     a = solvers.get("irim", models_dir=tmp_path).run(p)

@@ -37,8 +37,10 @@ def _as_uint8(q: torch.Tensor) -> torch.Tensor:
 
 def quantize(x: torch.Tensor, nonneg: bool = False) -> tuple[torch.Tensor, float, int]:
     """``x`` (float) -> (uint8 codes, scale, zero point) over its own range, which always includes
-    0 (so zero padding is exact). ``nonneg``: the caller knows ``x >= 0`` (a ReLU's output), so the
-    range is ``[0, max]`` without a pass over ``x`` for its minimum (the same codes)."""
+    0 (so zero padding is exact). ``nonneg``: the range is ``[0, max]`` without a pass over ``x``
+    for its minimum; these are the codes of ``ReLU(x)`` (negative values get the code of 0), the
+    same codes as without ``nonneg`` when ``x >= 0`` (a ReLU's output), and a caller may leave
+    that ReLU to the quantizer."""
     lo = 0.0 if nonneg else min(float(x.amin()), 0.0)
     hi = max(float(x.amax()), 0.0)
     scale = max(hi - lo, 1e-30) / 255.0
@@ -70,7 +72,7 @@ class Int8Conv2d(nn.Module):
         # the kernel: every call passes its own)
         self.packed = torch.ops.onednn.qconv_prepack(qw, scale, 1.0, 0, *self.geometry, None)
         self.out_channels = conv.out_channels
-        self.nonneg_input = nonneg_input  # its inputs are never negative (see quantize)
+        self.nonneg_input = nonneg_input  # it convolves ReLU(input) (see quantize): its inputs are ReLU outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, scale, zero = quantize(x, self.nonneg_input)

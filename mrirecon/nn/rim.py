@@ -68,11 +68,17 @@ class RIMBlock(nn.Module):
 
     def forward(self, inp: torch.Tensor, hidden: list[torch.Tensor]):
         """One time step on real-channel tensors; returns (output, new hidden)."""
-        a = self.conv_in(inp).relu_()
-        h1 = self.cell1(a, hidden[0])
-        a = self.conv_mid(h1).relu_()
-        h2 = self.cell2(a, hidden[1])
+        h1 = self.cell1(_relu_for(self.cell1.w, self.conv_in(inp)), hidden[0])
+        h2 = self.cell2(_relu_for(self.cell2.w, self.conv_mid(h1)), hidden[1])
         return self.conv_out(h2), [h1, h2]
+
+
+def _relu_for(conv: nn.Module, a: torch.Tensor) -> torch.Tensor:
+    """``ReLU(a)`` as the input of ``conv``, its only reader: ``a`` itself when ``conv`` is an int8
+    convolution that quantizes its input over ``[0, max]`` (``mrirecon.nn.int8``, ``nonneg_input``),
+    because negative values get the code of 0 there; the ReLU would be a pass over a 64-channel
+    activation for nothing. Otherwise ``a.relu_()``."""
+    return a if getattr(conv, "nonneg_input", False) else a.relu_()
 
 
 class RIM(nn.Module):
