@@ -20,7 +20,6 @@ import statistics
 import time
 
 import numpy as np
-
 from _common import bart_available, bart_pics, guide_masks, real_scan, threads
 
 
