@@ -77,3 +77,14 @@ def ifft2c(x):
     x = np.asarray(x)
     return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(x, axes=_AXES), norm="ortho"), axes=_AXES)
 
+
+
+def ifftc(x, dim: int):
+    """Centred orthonormal inverse 1D FFT along ``dim``: ``ifft2c`` is this along both axes (ESPIRiT
+    upsamples its Gram matrices one axis at a time)."""
+    if _is_torch(x):
+        import torch
+
+        return torch.fft.fftshift(torch.fft.ifft(torch.fft.ifftshift(x, dim=dim), dim=dim, norm="ortho"), dim=dim)
+    x = np.asarray(x)
+    return np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(x, axes=dim), axis=dim, norm="ortho"), axes=dim)

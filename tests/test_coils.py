@@ -37,6 +37,17 @@ def test_espirit_crop_keeps_the_object_and_drops_background(real_scan):
     assert 0.1 < 1 - inside.mean() < 0.6
 
 
+def test_espirit_in_row_tiles_equals_one_tile(small_acq, monkeypatch):
+    """The power iteration runs over tiles of rows (``TILE_BYTES``): per pixel it is the same
+    arithmetic, so tiles of one row, of an odd count and the whole image give the same maps."""
+    k = small_acq.kspace[:1]
+    whole = coils.espirit(k, crop=0)
+    for rows in (1, 7):
+        c, _, w = k.shape[-3:]
+        monkeypatch.setattr(coils, "TILE_BYTES", rows * c * c * w * 8)
+        np.testing.assert_array_equal(coils.espirit(k, crop=0), whole)
+
+
 def test_espirit_does_not_crop_from_a_narrow_calibration(small_acq):
     """Five centre lines for a 6-wide kernel: the eigenvalue map is unreliable, nothing is cropped."""
     k = small_acq.kspace[:1]

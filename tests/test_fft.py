@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from mrirecon.fft import fft2c, ifft2c
+from mrirecon.fft import fft2c, ifft2c, ifftc
 
 
 def _reference(x):
@@ -40,3 +40,10 @@ def test_torch_even_and_odd_sizes_and_gradients(rng):
     t = torch.from_numpy(x).requires_grad_(True)
     fft2c(t).abs().sum().backward()
     assert t.grad is not None and torch.isfinite(t.grad).all()
+
+
+def test_one_axis_inverse_composes_to_the_2d_one(rng):
+    x = rng.standard_normal((3, 7, 10)) + 1j * rng.standard_normal((3, 7, 10))
+    np.testing.assert_allclose(ifftc(ifftc(x, -2), -1), ifft2c(x), atol=1e-12)
+    t = torch.from_numpy(x.astype(np.complex64))
+    np.testing.assert_allclose(ifftc(ifftc(t, -1), -2).numpy(), ifft2c(x), atol=1e-5)
