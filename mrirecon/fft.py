@@ -78,7 +78,6 @@ def ifft2c(x):
     return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(x, axes=_AXES), norm="ortho"), axes=_AXES)
 
 
-
 def ifftc(x, dim: int):
     """Centred orthonormal inverse 1D FFT along ``dim``: ``ifft2c`` is this along both axes (ESPIRiT
     upsamples its Gram matrices one axis at a time)."""
