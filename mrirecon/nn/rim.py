@@ -10,8 +10,8 @@ learned data-consistency step, see ``mrirecon.nn.common.final_dc_step``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
