@@ -30,7 +30,8 @@ class Sense:
 
     def __init__(self, sens: torch.Tensor, mask: torch.Tensor | None = None):
         signs = centring_signs(sens)
-        self.mask = mask
+        # in the maps' dtype once: masking is then a plain product (see _apply_mask)
+        self.mask = None if mask is None else mask.to(sens.dtype)
         if signs is None:
             self.maps, self._ksign = sens, None
             self._fft, self._ifft = fft2c, ifft2c

@@ -9,9 +9,9 @@ float32 (480 GMAC/s on the same convolution), and nearly every such CPU has them
 (symmetric, scale ``max|w| / 127``), the input quantized at every call to uint8 over its own
 range ``[min, max]`` (a zero point for signed inputs; ``[0, max]`` without a pass for the
 minimum where the model declares the input a ReLU's output, ``nonneg_inputs``), int32
-accumulation and a float32 output with the bias added (oneDNN's quantized convolution, the kernel PyTorch's own x86 int8 path
-uses). Only the convolutions go to int8; the recurrent cells' arithmetic, the physics and the
-data consistency stay float32.
+accumulation and a float32 output with the bias added (oneDNN's quantized convolution, the
+kernel PyTorch's own x86 int8 path uses). Only the convolutions go to int8; the recurrent cells'
+arithmetic, the physics and the data consistency stay float32.
 """
 from __future__ import annotations
 

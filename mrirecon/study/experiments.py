@@ -37,7 +37,7 @@ def _bart_lambda(kind: str) -> float:
     return BART_LAMBDA["1d" if kind in masks.KINDS_1D else "2d"]
 
 
-def _bart_volume(kspace: np.ndarray, lam: float, noise_var: float) -> np.ndarray:
+def bart_volume(kspace: np.ndarray, lam: float, noise_var: float) -> np.ndarray:
     """BART per slice, its magnitude put on the RSS scale with the noise floor (``coils.rss_floor``),
     the output convention of every SENSE-type method here (GUIDE §2, §9)."""
     img = np.stack([bart_pics(k, lam)[0] for k in kspace])
@@ -49,7 +49,7 @@ def _bart_best(scan, sampling, lambdas) -> tuple[pipeline.Result, float]:
     best = None
     for lam in lambdas:
         t0 = time.perf_counter()
-        img = _bart_volume(sampling.kspace, lam, nv)
+        img = bart_volume(sampling.kspace, lam, nv)
         res = pipeline.Result(scan.path, BART, img, time.perf_counter() - t0, pipeline.score(scan, img))
         if best is None or res.scores["ssim"] > best[0].scores["ssim"]:
             best = (res, lam)
@@ -171,7 +171,7 @@ def prospective(spec: StudySpec, path, facts: dict, methods: list[str], device: 
     for name in methods:
         t0 = time.perf_counter()
         if name == BART:
-            image = _bart_volume(problem.kspace, _bart_lambda(facts["mask"]), problem.noise_var)
+            image = bart_volume(problem.kspace, _bart_lambda(facts["mask"]), problem.noise_var)
             estimate = None
         else:
             method = solvers.get(name)
