@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
+import time
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4  # mallopt parameters (malloc.h)
 MMAP = 32 << 20  # the largest mmap threshold glibc accepts on 64-bit systems
@@ -64,13 +66,49 @@ def cpu_flags() -> frozenset[str]:
 
 def fast_bf16(device) -> bool:
     """Whether bfloat16 arithmetic beats float32 on ``device`` (a ``torch.device``): CUDA GPUs that
-    support it, and CPUs with AMX (bf16 matrix units, ``amx_bf16``). AVX-512 BF16 alone is not
-    enough: its dot-product instruction issues at half the rate of float32 FMAs, and on such a CPU
-    oneDNN's bf16 convolutions ran at half the float32 rate (64-channel 3x3 on 256²: 82 vs 155
-    GMAC/s) and a bf16-autocast training step was 1.2-1.4x slower than float32
-    (``benchmarks/train_step.py``)."""
+    support it; CPUs with AMX (bf16 matrix units, ``amx_bf16``); and CPUs with AVX-512 BF16 whose
+    bf16 convolutions measure at least ``BF16_MIN_SPEEDUP`` times faster than float32
+    (``bf16_conv_speedup``). The flag alone does not say: on a 2-core Xeon without AMX oneDNN's
+    bf16 convolutions ran at half the float32 rate (64-channel 3x3 on 256²: 82 vs 155 GMAC/s; a
+    bf16-autocast training step 1.2-1.4x slower, ``benchmarks/train_step.py``), on a 2-core AMD
+    EPYC (Zen 5) at twice it. Without AVX-512 BF16 bf16 is emulated, and slower."""
     if device.type == "cuda":
         import torch
 
         return bool(torch.cuda.is_bf16_supported())
-    return device.type == "cpu" and "amx_bf16" in cpu_flags()
+    if device.type != "cpu":
+        return False
+    flags = cpu_flags()
+    if "amx_bf16" in flags:
+        return True
+    if "avx512_bf16" not in flags:
+        return False
+    import torch
+
+    return bf16_conv_speedup(torch.get_num_threads()) >= BF16_MIN_SPEEDUP
+
+
+BF16_MIN_SPEEDUP = 1.3  # convolutions are most, not all, of a step: bf16 must win clearly
+
+
+@functools.lru_cache(maxsize=None)
+def bf16_conv_speedup(threads: int) -> float:
+    """float32 time / bfloat16 time of a 64-channel 3x3 convolution on one 64² channels_last image
+    (the recurrent blocks' commonest layer; ~20 ms in all), each the fastest of 5 after a warm-up,
+    at ``threads`` torch threads (the caller's setting; it is part of the cache key)."""
+    import torch
+
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+    x = torch.randn(1, 64, 64, 64, generator=torch.Generator().manual_seed(0)).to(memory_format=torch.channels_last)
+    best = {}
+    with torch.no_grad():
+        for dtype in (torch.float32, torch.bfloat16):
+            layer, inp = conv.to(dtype), x.to(dtype)
+            layer(inp)
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                layer(inp)
+                times.append(time.perf_counter() - t0)
+            best[dtype] = min(times)
+    return best[torch.float32] / best[torch.bfloat16]

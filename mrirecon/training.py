@@ -4,8 +4,9 @@ export of a last checkpoint: ``mrirecon.runs``).
 
 Loss: ``mrirecon.nn.loss`` on images normalised by the network's own data scale. Adam with linear warm-up
 and cosine decay. channels_last always; precision ``auto`` trains under bf16 autocast where bf16 is
-the faster arithmetic (CUDA, CPUs with AMX: ~3x over float32, GUIDE §9) and in float32 elsewhere
-(on AVX-512 BF16 without AMX float32 is 1.2-1.4x faster, ``runtime.fast_bf16``). The process and its
+the faster arithmetic (CUDA, CPUs with AMX: ~3x over float32, GUIDE §9, and CPUs with AVX-512 BF16
+where a bf16 convolution measures faster: ``runtime.fast_bf16``) and in float32 elsewhere (on a
+Xeon with AVX-512 BF16 but no AMX float32 was 1.2-1.4x faster). The process and its
 data workers run with ``runtime.tune_malloc`` (a float32 step spent most of its time in page
 faults without it).
 """
@@ -95,7 +96,8 @@ CHOICES = {"precision": ("auto", "fp32", "bf16"), "init_extra_blocks": EXTRA_BLO
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of training (None: float32). ``auto``: bf16 where it is faster than
-    float32 (``runtime.fast_bf16``: CUDA with bf16, CPUs with AMX), float32 elsewhere."""
+    float32 (``runtime.fast_bf16``: CUDA with bf16, CPUs with AMX or with AVX-512 BF16 that measures
+    faster), float32 elsewhere."""
     if precision == "fp32" or (precision == "auto" and not fast_bf16(device)):
         return None
     if precision in ("bf16", "auto"):
@@ -263,6 +265,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     base = dataclasses.asdict(MODELS[method][1])
     model = Reconstructor(method, config_from_dict(arch, {**base, **cfg.model})).to(dev)
     amp = resolve_precision(cfg.precision, dev)
+    log(f"precision {cfg.precision}: {'bf16 autocast' if amp is not None else 'float32'} on {dev}")
     model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     ckpt_path = out / "checkpoint.pt"

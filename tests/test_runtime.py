@@ -1,3 +1,4 @@
+import math
 import os
 import subprocess
 import sys
@@ -59,20 +60,45 @@ def test_large_blocks_come_from_the_heap_not_fresh_mappings():
     assert on["sum"] == off["sum"] == 3 * 64 * 256 * 256
 
 
-def test_bf16_counts_as_fast_only_with_matrix_units(monkeypatch):
+def test_bf16_counts_as_fast_with_matrix_units_or_where_it_measures_faster(monkeypatch):
     import torch
 
     from mrirecon import training
 
     cpu = torch.device("cpu")
+    measured = []
+
+    def speedup(value):
+        def measure(threads):
+            measured.append(threads)
+            return value
+        return measure
+
     monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    monkeypatch.setattr(runtime, "bf16_conv_speedup", speedup(0.53))  # the no-AMX Xeon: half the rate
     assert not runtime.fast_bf16(cpu)
-    assert training.resolve_precision("auto", cpu) is None  # float32 without AMX
+    assert training.resolve_precision("auto", cpu) is None  # float32 there
     assert training.resolve_precision("bf16", cpu) is torch.bfloat16  # asked for explicitly
+    monkeypatch.setattr(runtime, "bf16_conv_speedup", speedup(1.9))  # the AMD EPYC: twice the rate
+    assert runtime.fast_bf16(cpu)
+    assert training.resolve_precision("auto", cpu) is torch.bfloat16
+    assert measured and all(t == torch.get_num_threads() for t in measured)
+
+    measured.clear()
     monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx512_bf16", "amx_tile", "amx_bf16"}))
     assert runtime.fast_bf16(cpu)
     assert training.resolve_precision("auto", cpu) is torch.bfloat16
     assert training.resolve_precision("fp32", cpu) is None
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "fma"}))  # bf16 emulated
+    assert not runtime.fast_bf16(cpu)
+    assert not measured  # AMX, or no bf16 instructions at all, decide without a measurement
+
+
+def test_bf16_conv_speedup_measures_a_positive_ratio():
+    import torch
+
+    ratio = runtime.bf16_conv_speedup(torch.get_num_threads())
+    assert math.isfinite(ratio) and ratio > 0
 
 
 def test_cpu_flags_reads_the_kernel_list():
