@@ -24,12 +24,13 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def make_problem(kspace, mask=None, sens=None, device: str = "auto", need_sens: bool = True,
-                 estimator: str = "espirit", source: str = "kspace") -> Problem:
+                 estimator: str = "espirit", source: str = "kspace", virtual_coils: int | None = None) -> Problem:
     """Validate inputs and build the :class:`Problem` a method runs on.
 
     ``kspace`` is ``(slices, coils, H, W)`` complex; ``mask`` ``(H, W)``/``(W,)`` or ``None`` (then
-    the sampled points are the non-zeros of the data). Sensitivities are estimated when needed and
-    not given.
+    the sampled points are the non-zeros of the data). ``virtual_coils``: compress the coils to this
+    many first (``coils.compress``; given maps are compressed with them). Sensitivities are
+    estimated when needed and not given.
     """
     tune_malloc()
     k = check_kspace(kspace, source)
@@ -39,15 +40,23 @@ def make_problem(kspace, mask=None, sens=None, device: str = "auto", need_sens: 
         mask = np.abs(k).reshape(-1, *k.shape[-2:]).max(0) > 0
     mask = check_mask(mask, k.shape[-2:], source)
     k = np.where(mask, k, 0).astype(np.complex64)
+    acquired, noise_var = k.shape[-3], coils.noise_variance(k, mask)  # per coil: the same for virtual coils
     if sens is not None:
         sens = np.asarray(sens, np.complex64)
         if sens.shape[-3:] != k.shape[-3:]:
             raise InputError(f"sensitivity maps {sens.shape} do not match k-space {k.shape}", source)
-        sens = np.broadcast_to(sens, k.shape).copy()
+        sens = np.broadcast_to(sens, k.shape)
+    if virtual_coils is not None:
+        compression = coils.compress(k, virtual_coils, source)
+        k = compression.kspace
+        if sens is not None:
+            sens = coils.compress_maps(sens, compression.matrix)
+    if sens is not None:
+        sens = np.array(sens, np.complex64)  # the problem's own writable copy
     elif need_sens:
         sens = coils.estimate(k, mask, estimator)
-    return Problem(kspace=k, mask=mask, sens=sens, noise_var=coils.noise_variance(k, mask),
-                   device=resolve_device(device))
+    return Problem(kspace=k, mask=mask, sens=sens, noise_var=noise_var, device=resolve_device(device),
+                   acquired_coils=acquired)
 
 
 def residual(problem: Problem, estimate: np.ndarray) -> np.ndarray:
@@ -65,11 +74,13 @@ def residual(problem: Problem, estimate: np.ndarray) -> np.ndarray:
 
 
 def reconstruct(kspace, mask=None, method: str = "sense", sens=None, device: str = "auto",
-                **options) -> np.ndarray:
+                virtual_coils: int | None = None, **options) -> np.ndarray:
     """Reconstruct k-space ``(slices, coils, H, W)`` or ``(coils, H, W)`` with a registered method.
 
     Returns float32 magnitude images on the RSS scale of the input, with the same leading shape
-    (``(slices, H, W)`` or ``(H, W)``). ``options`` go to the method (e.g. ``lam`` for CS).
+    (``(slices, H, W)`` or ``(H, W)``). ``virtual_coils``: SVD coil compression to this many coils
+    before anything else (faster maps and physics for many-coil data; ``coils.compress``).
+    ``options`` go to the method (e.g. ``lam`` for CS).
     """
     arr = np.asarray(kspace)
     single = arr.ndim == 3
@@ -78,7 +89,7 @@ def reconstruct(kspace, mask=None, method: str = "sense", sens=None, device: str
         if sens is not None:
             sens = np.asarray(sens)[None]
     m = solvers.get(method, **options)
-    problem = make_problem(arr, mask, sens, device, need_sens=m.needs_sens)
+    problem = make_problem(arr, mask, sens, device, need_sens=m.needs_sens, virtual_coils=virtual_coils)
     out = m.run(problem)
     return out[0] if single else out
 

@@ -48,6 +48,7 @@ class FileJob:
     path: str
     relative: str
     methods: list[str]
+    virtual_coils: int | None = None  # SVD coil compression before reconstruction (None: off)
 
 
 _HASHES: dict = {}  # weights.version -> sha256: each file is read once per version, not per input file
@@ -115,8 +116,8 @@ def process_file(job: FileJob, out_dir: str, spec: MaskSpec, device: str = "auto
     records, pending = [], []
     for name in job.methods:
         out = Path(out_dir) / name / job.relative
-        ref = output_attrs(Result(job.path, name, None, 0.0), sampling, spec)
-        sampling_attrs = {k: ref[k] for k in ("mask", "acceleration_achieved", "seed")}
+        ref = output_attrs(Result(job.path, name, None, 0.0), sampling, spec, job.virtual_coils)
+        sampling_attrs = {k: ref[k] for k in ("mask", "acceleration_achieved", "seed", "virtual_coils")}
         image = None if overwrite else _existing(out, {**sampling_attrs, **_current_weights(name)})
         if image is None:
             pending.append(name)
@@ -138,41 +139,46 @@ def process_file(job: FileJob, out_dir: str, spec: MaskSpec, device: str = "auto
         name, inner = Path(job.path).name, progress
         progress = lambda method, p: inner(f"{name} {method}", p)  # noqa: E731
     try:
-        results = reconstruct_scan(scan, sampling, pending, device, progress)
+        results = reconstruct_scan(scan, sampling, pending, device, progress, job.virtual_coils)
     except InputError as e:
         return records + [Record(job.path, m, status="failed", error=str(e)) for m in pending]
     for r in results:
         out = Path(out_dir) / r.method / job.relative
-        attrs = {**output_attrs(r, sampling, spec), "weights_sha256": weights_hash(r.method)}
+        attrs = {**output_attrs(r, sampling, spec, job.virtual_coils), "weights_sha256": weights_hash(r.method)}
         save_reconstruction(out, r.image, attrs, extra={"mask": sampling.mask.astype(np.uint8)})
         records.append(Record(job.path, r.method, r.image.shape[0], seconds=r.seconds, output=str(out),
                               note=sampling.notice, **r.scores))
     return records
 
 
-def plan(input_path, methods) -> tuple[Path, list[FileJob]]:
+def plan(input_path, methods, virtual_coils: int | None = None) -> tuple[Path, list[FileJob]]:
     root, files = find_inputs(input_path)
-    return root, [FileJob(str(p), str(p.relative_to(root)), list(methods)) for p in files]
+    return root, [FileJob(str(p), str(p.relative_to(root)), list(methods), virtual_coils) for p in files]
 
 
-def check_request(methods, spec: MaskSpec) -> None:
-    """Usage errors before any work: unknown method, missing weights, bad mask parameters."""
+def check_request(methods, spec: MaskSpec, virtual_coils: int | None = None) -> None:
+    """Usage errors before any work: unknown method, missing weights, bad mask parameters, a
+    number of virtual coils below 1 (one above a file's coil count fails that file only)."""
     if not methods:
         raise InputError("no method given", "method")
     for name in methods:
         solvers.check(name)
     masks.check(spec.kind, spec.acceleration, spec.center_fraction)
+    if virtual_coils is not None and (isinstance(virtual_coils, bool) or not isinstance(virtual_coils, int)
+                                      or virtual_coils < 1):
+        raise InputError(f"must be a whole number of at least 1, got {virtual_coils!r}", "virtual coils")
 
 
 def run(input_path, out_dir, methods, spec: MaskSpec, device: str = "auto", overwrite: bool = False,
-        workers: int = 1, scheduler: str | None = None, on_file=None, progress=None) -> list[Record]:
+        workers: int = 1, scheduler: str | None = None, on_file=None, progress=None,
+        virtual_coils: int | None = None) -> list[Record]:
     """The batch: every (file, method) job, in this process, ``workers`` processes or on dask.
 
-    ``on_file(records)`` is called as each file finishes (progress display). Writes
-    ``OUT_DIR/metrics.csv`` and returns the records.
+    ``on_file(records)`` is called as each file finishes (progress display). ``virtual_coils``: SVD
+    coil compression of every file first. Writes ``OUT_DIR/metrics.csv`` and returns the records.
     """
-    check_request(methods, spec)
-    root, jobs = plan(input_path, methods)
+    check_request(methods, spec, virtual_coils)
+    root, jobs = plan(input_path, methods, virtual_coils)
     out = check_output_dir(out_dir, root)
     records: list[Record] = []
 
@@ -277,11 +283,13 @@ def as_table(records: list[Record]):
 
 def recon_folder(input_path, out_dir, methods=("zero-filled", "cs-l1"), mask: str = "equispaced",
                  acceleration: float = 4.0, center_fraction: float | None = None, seed: int = 0,
-                 device: str = "auto", overwrite: bool = False, workers: int = 1, scheduler: str | None = None):
+                 device: str = "auto", overwrite: bool = False, workers: int = 1, scheduler: str | None = None,
+                 virtual_coils: int | None = None):
     """Python API over the batch engine (the same as ``mrirecon recon``): returns the metrics as a
     pandas DataFrame when pandas is installed, else as a list of records."""
     spec = MaskSpec(mask, acceleration, center_fraction, seed)
-    return as_table(run(input_path, out_dir, list(methods), spec, device, overwrite, workers, scheduler))
+    return as_table(run(input_path, out_dir, list(methods), spec, device, overwrite, workers, scheduler,
+                        virtual_coils=virtual_coils))
 
 
 def evaluate(pred_dir, target_dir) -> list[Record]:

@@ -18,6 +18,8 @@ Arrays are numpy ``(..., C, H, W)``; the work is done in torch.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import masks as _masks
@@ -115,6 +117,44 @@ def g_factor(sens: np.ndarray, r: int) -> np.ndarray:
     inv = np.linalg.pinv(gram, hermitian=True)
     g = np.sqrt(np.maximum((np.diagonal(inv, axis1=-2, axis2=-1) * np.diagonal(gram, axis1=-2, axis2=-1)).real, 0))
     return g.transpose(0, 2, 1).reshape(h, w)  # back to (H, r * W/r) in the original order
+
+
+class Compression(NamedTuple):
+    kspace: np.ndarray  # (..., n, H, W) complex64: the virtual coils
+    matrix: np.ndarray  # (n, C) complex64, orthonormal rows: virtual = matrix @ physical
+    energy: float  # the fraction of the data's energy the n virtual coils keep
+
+
+def compress(kspace, n: int, source: str = "kspace") -> Compression:
+    """SVD coil compression to ``n`` virtual coils: the principal components of the coil dimension
+    over every sample of every slice (one matrix per volume, so slices stay consistent; the
+    approach of BART's ``cc -S`` and fastMRI-era pipelines). The rows are orthonormal, so white
+    noise stays white with the same variance per coil, and with ``n = C`` the transform is unitary
+    (RSS images unchanged). Sensitivity maps given for the physical coils compress with the same
+    matrix (``matrix @ maps`` over the coil axis)."""
+    k = np.asarray(kspace)
+    if k.ndim < 3 or not np.iscomplexobj(k):
+        raise InputError(f"k-space must be complex (..., coils, H, W), got {k.dtype} {k.shape}", source)
+    c = k.shape[-3]
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= c:
+        raise InputError(f"virtual coils must be a whole number from 1 to the data's {c} coils, got {n!r}",
+                         source)
+    flat = k.reshape(-1, c, k.shape[-2] * k.shape[-1])
+    cov = np.matmul(flat, flat.conj().transpose(0, 2, 1)).sum(0)  # C x C over the slices
+    values, vectors = np.linalg.eigh(cov.astype(np.complex128))
+    order = np.argsort(values)[::-1]
+    matrix = vectors[:, order[:n]].conj().T.astype(np.complex64)
+    total = float(values.clip(min=0).sum())
+    energy = float(values[order[:n]].clip(min=0).sum() / total) if total > 0 else 1.0
+    out = np.matmul(matrix, flat.astype(np.complex64, copy=False))
+    return Compression(out.reshape(*k.shape[:-3], n, *k.shape[-2:]), matrix, energy)
+
+
+def compress_maps(sens, matrix) -> np.ndarray:
+    """Sensitivity maps ``(..., C, H, W)`` of the physical coils as maps of the virtual coils."""
+    s = np.asarray(sens, np.complex64)
+    c, hw = s.shape[-3], s.shape[-2] * s.shape[-1]
+    return np.matmul(matrix, s.reshape(-1, c, hw)).reshape(*s.shape[:-3], matrix.shape[0], *s.shape[-2:])
 
 
 def estimate(kspace, mask=None, method: str = "espirit", **kwargs) -> np.ndarray:

@@ -71,20 +71,22 @@ def score(scan: Scan, image: np.ndarray) -> dict:
 
 
 def reconstruct_scan(scan: Scan, sampling: Sampling, method_names, device: str = "auto",
-                     progress=None) -> list[Result]:
+                     progress=None, virtual_coils: int | None = None) -> list[Result]:
     """Run each method on one undersampled scan; sensitivity maps are estimated once and shared
-    (their time is added to every method that uses them)."""
+    (their time is added to every method that uses them). ``virtual_coils``: SVD coil compression
+    first (``coils.compress``)."""
     problem, sens_seconds = None, 0.0
     out = []
     for name in method_names:
         method = solvers.get(name)
         t0 = time.perf_counter()
         if method.needs_sens and (problem is None or problem.sens is None):
-            problem = make_problem(sampling.kspace, sampling.mask, device=device, source=scan.path)
+            problem = make_problem(sampling.kspace, sampling.mask, device=device, source=scan.path,
+                                   virtual_coils=virtual_coils)
             sens_seconds = time.perf_counter() - t0
         elif problem is None:
             problem = make_problem(sampling.kspace, sampling.mask, device=device, need_sens=False,
-                                   source=scan.path)
+                                   source=scan.path, virtual_coils=virtual_coils)
         t1 = time.perf_counter()
         report = None if progress is None else (lambda p, name=name: progress(name, p))
         image = drain(method.iterate(problem), report)
@@ -93,13 +95,15 @@ def reconstruct_scan(scan: Scan, sampling: Sampling, method_names, device: str =
     return out
 
 
-def output_attrs(result: Result, sampling: Sampling, spec: MaskSpec | None) -> dict:
+def output_attrs(result: Result, sampling: Sampling, spec: MaskSpec | None,
+                 virtual_coils: int | None = None) -> dict:
     return {
         "method": result.method, "mask": sampling.kind,
         "acceleration_requested": float(sampling.requested or 0.0),
         "acceleration_achieved": float(sampling.achieved),
         "center_fraction": float(spec.center_fraction) if spec and spec.center_fraction else 0.0,
-        "seed": int(spec.seed) if spec else 0, "seconds": float(result.seconds),
+        "seed": int(spec.seed) if spec else 0, "virtual_coils": int(virtual_coils or 0),  # 0: not compressed
+        "seconds": float(result.seconds),
         "mrirecon_version": __version__, "input": str(result.file),
     }
 

@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -224,3 +225,32 @@ def test_prospective_input_keeps_its_sampling_with_a_notice(folder, tmp_path, ca
     assert "prospectively undersampled; the requested equispaced mask is ignored" in capsys.readouterr().out
     with h5py.File(out / "zero-filled" / "p.h5") as f:
         assert f.attrs["mask"] == "prospective" and np.array_equal(f["mask"][()].astype(bool), m)
+
+
+def test_virtual_coils_are_recorded_and_a_file_with_fewer_coils_fails_alone(folder, tmp_path, capsys):
+    """``--virtual-coils``: compressed outputs carry the count (and are redone without it); a file
+    with fewer coils than asked for fails with its name while the others are done."""
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    (inputs / "a.h5").write_bytes((folder / "a.h5").read_bytes())  # 4 coils
+    write(inputs / "sub", SimConfig(contrast="t1w", size=64, coils=2, slices=1, seed=5), "two")
+    out = tmp_path / "out"
+    argv = ["recon", str(inputs), str(out), "--method", "zero-filled", "--method", "sense", "--virtual-coils", "3"]
+    assert main(argv) == 1  # one file failed
+    text = capsys.readouterr().out
+    assert "two.h5" in text and "virtual coils must be a whole number from 1 to the data's 2 coils" in text
+    rows = {(Path(r["file"]).name, r["method"]): r for r in _rows(out)}
+    assert rows[("a.h5", "sense")]["status"] == "done" and float(rows[("a.h5", "sense")]["ssim"]) > 0.5
+    assert rows[("two.h5", "sense")]["status"] == "failed"
+    with h5py.File(out / "sense" / "a.h5") as f:
+        assert f.attrs["virtual_coils"] == 3
+        compressed = f["reconstruction"][()]
+    assert main(argv) == 1
+    assert _rows(out)[0]["status"] == "skipped"
+    assert main(argv[:-2]) == 0  # without compression: redone (and two.h5 succeeds)
+    with h5py.File(out / "sense" / "a.h5") as f:
+        assert f.attrs["virtual_coils"] == 0
+        assert not np.array_equal(f["reconstruction"][()], compressed)
+    capsys.readouterr()
+    assert main(argv[:-1] + ["0"]) == 2  # a usage error before any work
+    assert "virtual coils: must be a whole number of at least 1, got 0" in capsys.readouterr().err

@@ -116,3 +116,55 @@ def test_g_factor_by_hand():
     assert np.allclose(coils.g_factor(sens, 1), 1, rtol=1e-5)  # nothing folds
     with pytest.raises(InputError, match="multiple"):
         coils.g_factor(sens, 3)
+
+
+def test_compression_with_all_coils_is_unitary(small_acq):
+    k = small_acq.kspace
+    c = coils.compress(k, k.shape[-3])
+    assert c.kspace.shape == k.shape and c.kspace.dtype == np.complex64 and c.energy == pytest.approx(1.0)
+    np.testing.assert_allclose(c.matrix @ c.matrix.conj().T, np.eye(k.shape[-3]), atol=1e-5)
+    np.testing.assert_allclose(coils.rss_from_kspace(c.kspace), coils.rss_from_kspace(k), rtol=1e-4, atol=1e-6)
+
+
+def test_compression_keeps_the_strongest_components_by_hand(rng):
+    """Two source signals mixed into 5 coils (a known unitary mixing) plus tiny noise: 2 virtual
+    coils keep all but the noise, and span the same coil space as the mixing's first columns."""
+    src = rng.standard_normal((2, 1, 2, 8, 8)) + 1j * rng.standard_normal((2, 1, 2, 8, 8))
+    src[:, :, 1] *= 0.3  # distinct energies, so the components are determined
+    mix, _ = np.linalg.qr(rng.standard_normal((5, 5)) + 1j * rng.standard_normal((5, 5)))
+    k = np.einsum("cd,sxdhw->sxchw", mix[:, :2], src)[:, 0]
+    k = k + 1e-6 * rng.standard_normal(k.shape)
+    c = coils.compress(k, 2)
+    assert c.kspace.shape == (2, 2, 8, 8) and c.energy > 1 - 1e-9
+    # the rows of the matrix span the coil subspace of the signals: projecting back reproduces the data
+    back = np.einsum("nc,snhw->schw", c.matrix.conj(), c.kspace)
+    np.testing.assert_allclose(back, k, atol=1e-4)
+    # one virtual coil keeps the top eigenvalue's share of the sources' Gram matrix (by hand: 2 x 2)
+    a = src[:, 0].transpose(1, 0, 2, 3).reshape(2, -1)
+    gram = a @ a.conj().T
+    assert coils.compress(k, 1).energy == pytest.approx(np.linalg.eigvalsh(gram).max() / np.trace(gram).real,
+                                                        rel=1e-5)
+
+
+def test_compression_rejects_bad_counts(small_acq):
+    for n in (0, small_acq.kspace.shape[-3] + 1, 2.5, True):
+        with pytest.raises(InputError, match="virtual coils must be a whole number from 1 to the data's 6 coils"):
+            coils.compress(small_acq.kspace, n, "scan.h5")
+
+
+@pytest.mark.parametrize("method", ["sense", "zero-filled"])
+def test_reconstruction_from_virtual_coils(small_acq, method):
+    """All coils as virtual ones: the same image (given maps compressed with the data's matrix).
+    Four of six: close in SSIM, and the background keeps the acquisition's RSS noise floor."""
+    from mrirecon import reconstruct
+
+    m = masks.create("equispaced", small_acq.kspace.shape[-2:], 2, seed=0)
+    sens = _true_unit_maps(small_acq)
+    full = reconstruct(small_acq.kspace * m, m, method, sens=sens, device="cpu")
+    six = reconstruct(small_acq.kspace * m, m, method, sens=sens, device="cpu", virtual_coils=6)
+    np.testing.assert_allclose(six, full, rtol=1e-4, atol=1e-5 * full.max())
+    four = reconstruct(small_acq.kspace * m, m, method, sens=sens, device="cpu", virtual_coils=4)
+    assert four.shape == full.shape
+    assert metrics.ssim(small_acq.target, four) > metrics.ssim(small_acq.target, full) - 0.01
+    background = np.abs(small_acq.image) < 0.05 * np.abs(small_acq.image).max()
+    assert four[background].mean() == pytest.approx(full[background].mean(), rel=0.02)

@@ -281,6 +281,21 @@ def test_shipped_weights_run_on_a_small_slice(name, small_acq):
     assert mrirecon.metrics.psnr(target, out) > mrirecon.metrics.psnr(target, zf)
 
 
+@pytest.mark.skipif("irim" not in SHIPPED, reason="irim weights not shipped")
+def test_learned_method_on_virtual_coils(small_acq):
+    """All six coils as virtual ones: the same estimated maps up to a coil rotation, so the same
+    image; four of six: close to it, on the acquisition's RSS scale."""
+    m = masks.create("equispaced", (96, 96), 4, seed=0)
+    k = small_acq.kspace[:1] * m
+    full = mrirecon.reconstruct(k, m, "irim", device="cpu")
+    six = mrirecon.reconstruct(k, m, "irim", device="cpu", virtual_coils=6)
+    np.testing.assert_allclose(six, full, rtol=1e-3, atol=1e-4 * full.max())
+    four = mrirecon.reconstruct(k, m, "irim", device="cpu", virtual_coils=4)
+    target = small_acq.target[:1]
+    assert mrirecon.metrics.ssim(target, four) > mrirecon.metrics.ssim(target, full) - 0.005
+    assert abs(np.median(four) / np.median(full) - 1) < 0.05
+
+
 def test_registry_lists_every_model_without_importing_torch():
     from mrirecon.solvers.learned import LEARNED
 

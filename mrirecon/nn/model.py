@@ -73,12 +73,14 @@ class Reconstructor(nn.Module):
             int8.quantize_convs(getattr(self.net, part))
         return self.eval()
 
-    def normalised_steps(self, y, mask, sens, noise_var=None) -> tuple[torch.Tensor, Iterator[torch.Tensor]]:
-        """(scale (B,), generator of magnitudes / scale after each step)."""
+    def normalised_steps(self, y, mask, sens, noise_var=None, n_coils: int | None = None
+                         ) -> tuple[torch.Tensor, Iterator[torch.Tensor]]:
+        """(scale (B,), generator of magnitudes / scale after each step). ``n_coils``: the coils of
+        the RSS scale's noise floor (default: ``y``'s; more after coil compression)."""
         scale = data_scale(y, sens, mask)
         yn = y / scale.view(-1, 1, 1, 1)
         nv = None if noise_var is None else noise_var / scale ** 2
-        n_coils = y.shape[-3]
+        n_coils = n_coils or y.shape[-3]
 
         def gen():
             for x in self.net.steps(yn, mask, sens, nv):
@@ -87,9 +89,9 @@ class Reconstructor(nn.Module):
 
         return scale, gen()
 
-    def iterate(self, y, mask, sens, noise_var=None) -> Iterator[torch.Tensor]:
+    def iterate(self, y, mask, sens, noise_var=None, n_coils: int | None = None) -> Iterator[torch.Tensor]:
         """Magnitude ``(B, H, W)`` on the input's scale after every step."""
-        scale, gen = self.normalised_steps(y, mask, sens, noise_var)
+        scale, gen = self.normalised_steps(y, mask, sens, noise_var, n_coils)
         for m in gen:
             yield m * scale.view(-1, 1, 1)
 

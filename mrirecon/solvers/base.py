@@ -20,10 +20,13 @@ class Problem:
     sens: np.ndarray | None  # (S, C, H, W) complex64, RSS-normalised, or None
     noise_var: float = 0.0  # complex noise variance per k-space sample (coils.noise_variance)
     device: str = "cpu"  # "cpu" or "cuda[:N]"
+    acquired_coils: int = 0  # the acquisition's coils when ``kspace`` holds fewer virtual ones (0: the same)
 
     @property
     def n_coils(self) -> int:
-        return self.kspace.shape[-3]
+        """The coils whose RSS sets the outputs' scale and noise floor (``coils.rss_floor``): the
+        acquisition's, also after coil compression."""
+        return self.acquired_coils or self.kspace.shape[-3]
 
 
 @dataclass

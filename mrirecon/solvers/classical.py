@@ -39,7 +39,11 @@ class ZeroFilled(Method):
 
     def iterate(self, problem: Problem):
         yield Progress(0, 1, "inverse FFT")
-        return coils.rss(ifft2c(problem.kspace)).astype(np.float32)
+        image = coils.rss(ifft2c(problem.kspace))
+        dropped = problem.n_coils - problem.kspace.shape[-3]  # compressed: put back the dropped coils'
+        if dropped > 0:  # noise power (per pixel of a zero-filled coil image: its variance x the sampled share)
+            image = np.sqrt(image ** 2 + dropped * problem.noise_var * problem.mask.mean())
+        return image.astype(np.float32)
 
 
 @register("sense")

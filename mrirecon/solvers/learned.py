@@ -77,7 +77,7 @@ class Learned(Method):
                 y = torch.from_numpy(problem.kspace[sl]).to(dev)
                 sens = torch.from_numpy(problem.sens[sl]).to(dev)
                 nv = torch.full((y.shape[0],), problem.noise_var, device=dev)
-                for t, image in enumerate(model.iterate(y, mask, sens, nv)):
+                for t, image in enumerate(model.iterate(y, mask, sens, nv, problem.n_coils)):
                     yield Progress(b * steps + t, len(batches) * steps, f"slices {sl.start + 1}-{sl.stop}/{n}")
             out[sl] = image.float().cpu().numpy()
             estimate[sl] = model.last_estimate.to(torch.complex64).cpu().numpy()
