@@ -67,6 +67,10 @@ def test_engine_scores_equal_mrirecon_metrics():
     for r in out.results.values():
         assert r.scores == metrics.evaluate(scan.target[1:2], r.image[None])
     assert out.results["sense"].residual is not None and out.results["zero-filled"].residual is None
+    few = _engine.run_sync(scan, _engine.Request(["sense"], slice=1, mask="gaussian2d", acceleration=4,
+                                                 device="cpu", virtual_coils=4))  # of 8
+    assert few.results["sense"].scores["ssim"] > out.results["sense"].scores["ssim"] - 0.02
+    assert not np.array_equal(few.results["sense"].image, out.results["sense"].image)
 
 
 def test_widget_runs_methods_in_a_thread(make_napari_viewer, tiny_models, tmp_path):
@@ -78,6 +82,10 @@ def test_widget_runs_methods_in_a_thread(make_napari_viewer, tiny_models, tmp_pa
     w = ReconstructionWidget(viewer)
     viewer.window.add_dock_widget(w)
     w.load(FLAIR)
+    assert w.virtual_coils.maximum() == w.scan.kspace.shape[1] and w.request(["sense"]).virtual_coils is None
+    w.virtual_coils.setValue(6)
+    assert w.request(["sense"]).virtual_coils == 6
+    w.virtual_coils.setValue(0)
     w.errors_box.setChecked(True)
     w.residual_box.setChecked(True)
     worker = w.run(["zero-filled", "cs-l1", "irim"], mask="equispaced", acceleration=4)

@@ -26,6 +26,7 @@ class Request:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch threads for the computation (None: leave as is)
+    virtual_coils: int | None = None  # SVD coil compression first (mrirecon.coils.compress; None: off)
 
 
 @dataclass
@@ -94,7 +95,8 @@ def reconstruct(scan, request: Request):
     y = (sub.kspace * mask).astype(np.complex64)
     yield Update("sensitivities", 0, 1, "estimating coil sensitivities")
     need = any(solvers.get(m).needs_sens for m in request.methods)
-    problem = make_problem(y, mask, device=request.device, need_sens=need, source=scan.path)
+    problem = make_problem(y, mask, device=request.device, need_sens=need, source=scan.path,
+                           virtual_coils=request.virtual_coils)
     results = {}
     with torch.inference_mode():
         for name in request.methods:

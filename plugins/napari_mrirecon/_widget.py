@@ -65,6 +65,9 @@ class ReconstructionWidget(QWidget):
         self.center = QDoubleSpinBox(minimum=0.0, maximum=0.5, value=0.0, singleStep=0.01, decimals=3)
         self.center.setSpecialValueText("default")
         self.seed = QSpinBox(minimum=0, maximum=2 ** 31 - 1)
+        self.virtual_coils = QSpinBox(minimum=0, maximum=64)  # the file's coil count once loaded
+        self.virtual_coils.setSpecialValueText("all (no compression)")
+        self.virtual_coils.setToolTip("SVD coil compression to this many virtual coils before reconstruction")
         self.preview = QLabel()
         self.preview.setFixedSize(96, 96)
         self.achieved = QLabel("")
@@ -110,6 +113,7 @@ class ReconstructionWidget(QWidget):
         form.addRow("acceleration", self.accel)
         form.addRow("centre fraction", self.center)
         form.addRow("seed", self.seed)
+        form.addRow("virtual coils", self.virtual_coils)
         prev = QHBoxLayout()
         prev.addWidget(self.preview)
         prev.addWidget(self.achieved)
@@ -147,6 +151,7 @@ class ReconstructionWidget(QWidget):
         self.path_edit.setText(str(path))
         n = self.scan.kspace.shape[0]
         self.slice_spin.setRange(0, n - 1)
+        self.virtual_coils.setRange(0, self.scan.kspace.shape[1])  # 0: all
         lesions = self.scan.lesion_mask
         # start on the slice with the most lesion, else the middle one
         best = int((lesions > 0).sum(axis=(1, 2)).argmax()) if lesions is not None and lesions.any() else n // 2
@@ -167,7 +172,8 @@ class ReconstructionWidget(QWidget):
             sampling=kw.get("sampling", self.sampling.currentText()), mask=kw.get("mask", self.mask_kind.currentText()),
             acceleration=kw.get("acceleration", self.accel.value()), center_fraction=kw.get("center_fraction", cf),
             seed=kw.get("seed", self.seed.value()), device=kw.get("device", "auto"),
-            threads=kw.get("threads", max(1, (os.cpu_count() or 2) - 1)))
+            threads=kw.get("threads", max(1, (os.cpu_count() or 2) - 1)),
+            virtual_coils=kw.get("virtual_coils", self.virtual_coils.value() or None))
 
     def run(self, methods, wait: bool = False, **kw):
         """Start the reconstruction in a thread worker and return it (``wait`` blocks until done)."""
