@@ -42,18 +42,41 @@ def test_quantizer_without_quint8_tensors_gives_the_same_codes(monkeypatch):
     (64, 2, 3, 1, True),  # its output convolution
     (16, 48, 1, 1, True),  # a cell's input-to-hidden map
 ])
-def test_int8_convolution_follows_float32(cin, cout, k, dilation, signed):
+@pytest.mark.parametrize("levels", [None, 63])  # this CPU's choice; 7-bit weights, exact on every CPU
+def test_int8_convolution_follows_float32(cin, cout, k, dilation, signed, levels):
     torch.manual_seed(0)
     conv = nn.Conv2d(cin, cout, k, padding=dilation * (k // 2), dilation=dilation)
     x = torch.randn(2, cin, 40, 36)
     x = x if signed else x.relu()
     with torch.inference_mode():
-        ref, out = conv(x), int8.Int8Conv2d(conv)(x)
+        ref, out = conv(x), int8.Int8Conv2d(conv, levels=levels)(x)
     assert out.dtype == torch.float32 and out.shape == ref.shape
     rel = ((out - ref).norm() / ref.norm()).item()
     assert 0 < rel < 0.02  # int8 inputs and weights: about 1 % (float32 would be ~1e-7)
     edge = (out - ref)[..., :k, :].norm() / ref[..., :k, :].norm()
     assert edge < 0.02  # the zero padding is exact: the border is as good as the interior
+
+
+def test_weight_levels_follow_vnni():
+    assert int8.weight_levels(frozenset({"avx2", "avx512_vnni"})) == 127
+    assert int8.weight_levels(frozenset({"avx2", "avx_vnni"})) == 127
+    assert int8.weight_levels(frozenset({"avx2", "fma"})) == 63  # int16 pair sums: 7-bit weights
+
+
+def test_seven_bit_weights_do_not_saturate_on_the_worst_case_input():
+    # every product at its largest: uint8 codes of 255 times weights at +levels, summed in pairs.
+    # 8-bit weights overflow int16 pair sums without VNNI (255 * 127 * 2 > 32767); 7-bit ones fit
+    conv = nn.Conv2d(32, 8, 3, padding=1, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(0.5)
+    x = torch.full((1, 32, 12, 12), 2.0)
+    x[..., 0, 0] = -0.01  # signed: a zero point, so 2.0 is code 255
+    with torch.inference_mode():
+        ref, out = conv(x), int8.Int8Conv2d(conv, levels=63)(x)
+        rel = ((out - ref).norm() / ref.norm()).item()
+    assert rel < 0.01
+    with pytest.raises(ValueError, match="levels"):
+        int8.Int8Conv2d(conv, levels=128)
 
 
 def test_int8_convolution_of_bias_free_conv_and_wrong_padding():

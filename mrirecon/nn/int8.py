@@ -6,12 +6,21 @@ float32, 82 in bf16). Its int8 dot products (AVX-512 VNNI) run about three times
 float32 (480 GMAC/s on the same convolution), and nearly every such CPU has them.
 
 :class:`Int8Conv2d` replaces an ``nn.Conv2d`` for inference: weights int8 per output channel
-(symmetric, scale ``max|w| / 127``), the input quantized at every call to uint8 over its own
-range ``[min, max]`` (a zero point for signed inputs; ``[0, max]`` without a pass for the
+(symmetric, scale ``max|w| / 127``; 63 without VNNI, below), the input quantized at every call
+to uint8 over its own range ``[min, max]`` (a zero point for signed inputs; ``[0, max]`` without a pass for the
 minimum where the model declares the input a ReLU's output, ``nonneg_inputs``), int32
 accumulation and a float32 output with the bias added (oneDNN's quantized convolution, the
 kernel PyTorch's own x86 int8 path uses). Only the convolutions go to int8; the recurrent cells'
 arithmetic, the physics and the data consistency stay float32.
+
+Without VNNI (AVX2-only CPUs such as AMD Zen 2, and AVX-512 CPUs before Cascade Lake) oneDNN
+multiplies uint8 by int8 with ``vpmaddubsw``, which adds each pair of products in int16 *with
+saturation*: 255 * 127 * 2 > 32 767, and on a 2-core AMD EPYC (Zen 2) the convolutions of signed
+inputs came out 10-20 % wrong. There the weights get 7 bits (``|q| <= 63``: 255 * 63 * 2 = 32 130
+fits; ``weight_levels``), which keeps every pair exact at the cost of one bit of weight precision
+(the tests' four convolutions: 1.0-1.3 % of the output's norm; 0.7 % for the one that had not
+saturated at 8 bits). Such CPUs gain no speed from int8 either (the same 64-channel convolution
+ran at 38 GMAC/s in int8 and 42 in float32 there): use the float32 method on them.
 """
 from __future__ import annotations
 
@@ -19,6 +28,17 @@ import warnings
 
 import torch
 from torch import nn
+
+from .. import runtime
+
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})  # int8 dot products into int32, no saturation
+
+
+def weight_levels(flags: frozenset[str] | None = None) -> int:
+    """The largest int8 weight code on this CPU (``flags``: its ``runtime.cpu_flags()``): 127 with
+    VNNI, 63 without, where oneDNN's int16 pair sums would saturate (module docstring)."""
+    flags = runtime.cpu_flags() if flags is None else flags
+    return 127 if flags & VNNI_FLAGS else 63
 
 
 def available() -> bool:
@@ -57,13 +77,16 @@ def quantize(x: torch.Tensor, nonneg: bool = False) -> tuple[torch.Tensor, float
 class Int8Conv2d(nn.Module):
     """Inference-only int8 version of ``conv`` (see the module docstring); float32 in, float32 out."""
 
-    def __init__(self, conv: nn.Conv2d, nonneg_input: bool = False):
+    def __init__(self, conv: nn.Conv2d, nonneg_input: bool = False, levels: int | None = None):
         super().__init__()
         if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
             raise ValueError("Int8Conv2d needs numeric zero padding")
+        levels = weight_levels() if levels is None else levels  # the largest weight code (127 or 63)
+        if not 1 <= levels <= 127:
+            raise ValueError(f"int8 weight levels must be in 1..127, not {levels}")
         w = conv.weight.detach().float()
-        scale = (w.abs().amax(dim=(1, 2, 3)) / 127.0).clamp_min(1e-30)
-        qw = torch.round(w / scale.view(-1, 1, 1, 1)).clamp_(-127, 127).to(torch.int8)
+        scale = (w.abs().amax(dim=(1, 2, 3)) / levels).clamp_min(1e-30)
+        qw = torch.round(w / scale.view(-1, 1, 1, 1)).clamp_(-levels, levels).to(torch.int8)
         self.geometry = (list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups)
         self.register_buffer("w_scale", scale, persistent=False)
         self.register_buffer("w_zero", torch.zeros(scale.numel(), dtype=torch.long), persistent=False)
@@ -72,6 +95,7 @@ class Int8Conv2d(nn.Module):
         # the kernel: every call passes its own)
         self.packed = torch.ops.onednn.qconv_prepack(qw, scale, 1.0, 0, *self.geometry, None)
         self.out_channels = conv.out_channels
+        self.levels = levels
         self.nonneg_input = nonneg_input  # it convolves ReLU(input) (see quantize): its inputs are ReLU outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

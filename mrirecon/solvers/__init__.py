@@ -42,9 +42,10 @@ def names(variants: bool = False) -> list[str]:
 BF16, INT8 = "-bf16", "-int8"
 VARIANTS = {BF16: {"precision": "bf16"}, INT8: {"precision": "int8"}}
 VARIANT_TEXT = {  # what each variant is, for listings and tooltips
-    BF16: "convolutional blocks in bfloat16, physics in float32: faster where the CPU has AMX or on a GPU",
+    BF16: "convolutional blocks in bfloat16, physics in float32: faster where the CPU has AMX or on a GPU "
+          "(emulated and ~10x slower on AVX2-only CPUs)",
     INT8: "convolutions in int8 (on the CPU, also where a GPU is; float32 in and out), cells and physics in float32: "
-          "faster on x86 CPUs with AVX-512 VNNI or AMX",
+          "faster on x86 CPUs with AVX-512 VNNI or AMX (not without VNNI, where its weights get 7 bits)",
 }
 
 
