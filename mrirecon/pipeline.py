@@ -75,18 +75,13 @@ def reconstruct_scan(scan: Scan, sampling: Sampling, method_names, device: str =
     """Run each method on one undersampled scan; sensitivity maps are estimated once and shared
     (their time is added to every method that uses them). ``virtual_coils``: SVD coil compression
     first (``coils.compress``)."""
-    problem, sens_seconds = None, 0.0
+    methods = [(name, solvers.get(name)) for name in method_names]
+    t0 = time.perf_counter()  # one problem for all (one compression, one set of maps when any method needs them)
+    problem = make_problem(sampling.kspace, sampling.mask, device=device, source=scan.path,
+                           need_sens=any(m.needs_sens for _, m in methods), virtual_coils=virtual_coils)
+    sens_seconds = time.perf_counter() - t0 if problem.sens is not None else 0.0
     out = []
-    for name in method_names:
-        method = solvers.get(name)
-        t0 = time.perf_counter()
-        if method.needs_sens and (problem is None or problem.sens is None):
-            problem = make_problem(sampling.kspace, sampling.mask, device=device, source=scan.path,
-                                   virtual_coils=virtual_coils)
-            sens_seconds = time.perf_counter() - t0
-        elif problem is None:
-            problem = make_problem(sampling.kspace, sampling.mask, device=device, need_sens=False,
-                                   source=scan.path, virtual_coils=virtual_coils)
+    for name, method in methods:
         t1 = time.perf_counter()
         report = None if progress is None else (lambda p, name=name: progress(name, p))
         image = drain(method.iterate(problem), report)

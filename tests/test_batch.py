@@ -254,3 +254,21 @@ def test_virtual_coils_are_recorded_and_a_file_with_fewer_coils_fails_alone(fold
     capsys.readouterr()
     assert main(argv[:-1] + ["0"]) == 2  # a usage error before any work
     assert "virtual coils: must be a whole number of at least 1, got 0" in capsys.readouterr().err
+
+
+def test_one_problem_per_scan_whatever_the_method_order(folder, monkeypatch):
+    # a method without maps first must not cost a second problem (a second compression, and maps
+    # estimated after all): one make_problem call, with maps, and the maps' time only on the methods using them
+    from mrirecon import io, pipeline
+
+    calls = []
+    real = pipeline.make_problem
+    monkeypatch.setattr(pipeline, "make_problem", lambda *a, **k: calls.append(k) or real(*a, **k))
+    scan = io.load(folder / "a.h5")
+    sampling = pipeline.undersample(scan, MaskSpec("equispaced", 4.0))
+    results = pipeline.reconstruct_scan(scan, sampling, FAST, device="cpu", virtual_coils=3)
+    assert len(calls) == 1 and calls[0]["need_sens"] and calls[0]["virtual_coils"] == 3
+    assert [r.method for r in results] == FAST and all(r.image.shape == (2, 64, 64) for r in results)
+    calls.clear()
+    pipeline.reconstruct_scan(scan, sampling, ["zero-filled"], device="cpu")
+    assert len(calls) == 1 and not calls[0]["need_sens"]
