@@ -277,3 +277,32 @@ def test_a_warm_started_run_exports_only_what_beats_its_start(tmp_path):
     card = train("irim", dataclasses.replace(cfg, validate_start=False, lr=1e-4), tmp_path / "run2",
                  models_dir=tmp_path / "models", log=lambda *a: None)
     assert card["training_steps"] == 2 and json.loads(cpath.read_text())["training_steps"] == 2
+
+
+@pytest.mark.parametrize("name", ["rim", "recurrentvarnet"])
+def test_recompute_gives_the_same_gradients(name, batch):
+    """``TrainConfig.recompute``: every recurrent step recomputed in the backward pass; the same loss
+    and gradients as keeping its activations (and nothing changes without gradients)."""
+    from mrirecon.training import set_recompute
+
+    torch.manual_seed(0)
+    model = tiny(name, final_dc=4)
+    y, mask, sens, nv = batch
+    target = model(y, mask, sens, nv).detach() * 1.1
+    grads, kept = [], []
+    for on in (False, True):
+        assert set_recompute(model, on) == len(model.net.blocks)
+        model.zero_grad()
+        saved = []  # the activations autograd keeps for the backward pass (recomputed ones are not)
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+            loss = loss_fn(list(model.iterate(y, mask, sens, nv)), target)
+        loss.backward()
+        kept.append(sum(saved))
+        grads.append((float(loss), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    assert kept[1] < 0.7 * kept[0]
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-6)
+    assert len(grads[0][1]) == len(grads[1][1]) > 0
+    for a, b in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        model(y, mask, sens, nv)  # no gradients: the plain step

@@ -47,6 +47,9 @@ class RIMBlock(nn.Module):
         self.cell2 = cell_cls(channels, channels)
         self.conv_out = nn.Conv2d(channels, 2, 3, padding=1)
         self.channels = channels
+        # training only: keep just the step's inputs and recompute its activations in the backward
+        # pass (``TrainConfig.recompute``); no effect without gradients
+        self.recompute = False
 
     @property
     def compute_dtype(self) -> torch.dtype:
@@ -68,6 +71,13 @@ class RIMBlock(nn.Module):
 
     def forward(self, inp: torch.Tensor, hidden: list[torch.Tensor]):
         """One time step on real-channel tensors; returns (output, new hidden)."""
+        if self.recompute and torch.is_grad_enabled():
+            from torch.utils.checkpoint import checkpoint
+
+            return checkpoint(self._step, inp, hidden, use_reentrant=False)
+        return self._step(inp, hidden)
+
+    def _step(self, inp: torch.Tensor, hidden: list[torch.Tensor]):
         h1 = self.cell1(_relu_for(self.cell1.w, self.conv_in(inp)), hidden[0])
         h2 = self.cell2(_relu_for(self.cell2.w, self.conv_mid(h1)), hidden[1])
         return self.conv_out(h2), [h1, h2]
