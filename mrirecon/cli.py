@@ -122,7 +122,8 @@ def cmd_train(args) -> int:
 
     if args.export_checkpoint:
         out = args.out or f"runs/{args.method}"
-        card = export_checkpoint(args.method, out, args.models_dir or MODELS_DIR)
+        card = export_checkpoint(args.method, out, args.models_dir or MODELS_DIR,
+                                 load_config(args.config) if args.config else None)
         print(f"exported {args.method} at step {card['training_steps']} from {out} to {args.models_dir or MODELS_DIR}")
         return 0
     cfg = load_config(args.config, steps=args.steps, batch_size=args.batch_size, workers=args.workers,
@@ -224,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", help="where the weights and model card go (default models/)")
     p.add_argument("--real-scan", help="a fully sampled fastMRI-layout file to validate on")
     p.add_argument("--export-checkpoint", action="store_true",
-                   help="train nothing: export OUT/checkpoint.pt (the last step) instead of the best validated step")
+                   help="train nothing: export OUT/checkpoint.pt (the last step) instead of the best validated step "
+                        "(with --config FILE, the run's config, also from a run that exported nothing)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("view", help="open napari with a file and the reconstruction widget")

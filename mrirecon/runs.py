@@ -49,12 +49,14 @@ def warm_start(model: Reconstructor, source: str, models_dir=None, extra_blocks:
     return copied
 
 
-def export_checkpoint(method: str, out_dir, models_dir=None) -> dict:
+def export_checkpoint(method: str, out_dir, models_dir=None, cfg: TrainConfig | None = None) -> dict:
     """Export the model in ``out_dir/checkpoint.pt`` (the run's last checkpointed step) to
     ``models_dir`` instead of the best validated one ``train`` exported there: a run's later
     steps can do better on data the validation does not cover. The card is the run's exported
     card with this step's count, wall time and validation (from ``log.jsonl``, when that step was
-    validated; otherwise none). Returns the card."""
+    validated; otherwise none). A warm-started run that exported nothing (no validated step beat
+    its start) has no such card: then ``cfg``, the run's training config, gives a new one
+    (:func:`model_card`, with the start's card from ``init_card.json``). Returns the card."""
     out_dir = Path(out_dir)
     ckpt_path = out_dir / "checkpoint.pt"
     if not ckpt_path.is_file():
@@ -70,12 +72,18 @@ def export_checkpoint(method: str, out_dir, models_dir=None) -> dict:
             rec = json.loads(line)
             if "validation" in rec:
                 validated[rec["step"]] = rec["validation"]
-    if validated.get(card.get("training_steps")) != card.get("validation"):
-        raise ValueError(f"the {method} card in {models_dir or weights.MODELS_DIR} was not exported by the run in "
-                         f"{out_dir}: its training and data settings would be wrong for this checkpoint")
     validation = validated.get(step)
-    card = {**card, "training_steps": step, "wall_time_s": round(float(ckpt["wall"]), 1),
-            "validation": validation, "exported": "last checkpoint (mrirecon.runs.export_checkpoint)"}
+    if ckpt.get("exported", True) and validated.get(card.get("training_steps")) == card.get("validation"):
+        card = {**card, "training_steps": step, "wall_time_s": round(float(ckpt["wall"]), 1),
+                "validation": validation}
+    elif cfg is not None and not ckpt.get("exported", True):
+        card = model_card(method, cfg, step, float(ckpt["wall"]), torch.device("cpu"), validation, out_dir)
+    else:
+        what = "nothing was exported by it: pass its training config" if not ckpt.get("exported", True) else \
+            "its training and data settings would be wrong for this checkpoint"
+        raise ValueError(f"the {method} card in {models_dir or weights.MODELS_DIR} was not exported by the run in "
+                         f"{out_dir}: {what}")
+    card["exported"] = "last checkpoint (mrirecon.runs.export_checkpoint)"
     for key in ("name", "architecture", "config"):
         card.pop(key, None)
     weights.save(model, card, models_dir)

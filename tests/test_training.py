@@ -274,6 +274,18 @@ def test_a_warm_started_run_exports_only_what_beats_its_start(tmp_path):
     records = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "validation" in r] == [0, 2]
     assert any("no validated step beat the starting weights" in x for x in lines)
+    from mrirecon.training import export_checkpoint  # its last step can still be exported, with its config
+
+    with pytest.raises(ValueError, match="nothing was exported by it"):
+        export_checkpoint("irim", tmp_path / "run", tmp_path / "models")
+    assert (wpath.read_bytes(), cpath.read_text()) == before
+    card = export_checkpoint("irim", tmp_path / "run", tmp_path / "models", cfg)
+    saved = json.loads(cpath.read_text())
+    assert saved["training_steps"] == card["training_steps"] == 2 and saved["training"]["lr"] == 5.0
+    assert saved["validation"] == records[-1]["validation"] and saved["started_from"]["training_steps"] == 7
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert all(torch.equal(v, ckpt["model"][k]) for k, v in weights.load("irim", tmp_path / "models")[0].state_dict().items())
+    weights.save(tiny("irim"), {"training_steps": 7}, tmp_path / "models")  # the start again, for the run below
     card = train("irim", dataclasses.replace(cfg, validate_start=False, lr=1e-4), tmp_path / "run2",
                  models_dir=tmp_path / "models", log=lambda *a: None)
     assert card["training_steps"] == 2 and json.loads(cpath.read_text())["training_steps"] == 2
