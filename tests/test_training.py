@@ -284,7 +284,8 @@ def test_a_warm_started_run_exports_only_what_beats_its_start(tmp_path):
     assert saved["training_steps"] == card["training_steps"] == 2 and saved["training"]["lr"] == 5.0
     assert saved["validation"] == records[-1]["validation"] and saved["started_from"]["training_steps"] == 7
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    assert all(torch.equal(v, ckpt["model"][k]) for k, v in weights.load("irim", tmp_path / "models")[0].state_dict().items())
+    exported = weights.load("irim", tmp_path / "models")[0].state_dict()
+    assert all(torch.equal(v, ckpt["model"][k]) for k, v in exported.items())
     weights.save(tiny("irim"), {"training_steps": 7}, tmp_path / "models")  # the start again, for the run below
     card = train("irim", dataclasses.replace(cfg, validate_start=False, lr=1e-4), tmp_path / "run2",
                  models_dir=tmp_path / "models", log=lambda *a: None)
