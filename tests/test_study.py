@@ -62,6 +62,7 @@ def test_quick_study_writes_report_csvs_and_figures(quick_study):
     if "irim" in ran:
         assert "reproduced in" in text and "`irim-bf16`: " in text
         env = json.loads((out / "environment.json").read_text())
+        assert env["cpu_int8"] in ("vnni", "none") and "int8 dot products: " in text
         assert env["training_seed_overlap"]["irim"]["overlap"] == []
         assert env["training_seed_overlap"]["irim"]["subjects"] > 1000
     import matplotlib.image as mpimg

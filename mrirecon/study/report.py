@@ -20,6 +20,13 @@ def totals(card: dict) -> tuple[int, int, float]:
             sum(float(r.get("wall_time_s", 0)) for r in runs) / 60)
 
 
+def _int8_units(kind) -> str:
+    """The environment's ``cpu_int8`` for the setup line (``nn.int8``: 7-bit weights without VNNI)."""
+    if kind is None:
+        return "not recorded"
+    return "VNNI" if kind == "vnni" else "no VNNI (int8 weights get 7 bits)"
+
+
 def fmt(v, nd: int = 3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
@@ -153,7 +160,8 @@ def compose(spec, env, methods, sim_names, volumes, quality, timing, lesions, pr
          "the raw rows are in `quality.csv`, `timing.csv`, `lesions.csv`, `prospective.csv` and the machine facts in "
          "`environment.json`.",
          "", "## Setup", "",
-         f"- Machine: {env['cpu']}, {env['cpus']} CPUs (bf16 units: {env.get('cpu_bf16', 'not recorded')}), "
+         f"- Machine: {env['cpu']}, {env['cpus']} CPUs (bf16 units: {env.get('cpu_bf16', 'not recorded')}; "
+         f"int8 dot products: {_int8_units(env.get('cpu_int8'))}), "
          f"torch threads {env['torch_threads']}, GPU: {env['gpu']}; "
          f"methods run on `{env['device']}`.",
          f"- Versions: Python {env['python']}, mrirecon {env['mrirecon']}, torch {env['torch']}, numpy {env['numpy']}, "
