@@ -44,5 +44,52 @@ def threads() -> str:
     return f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}"
 
 
+# the setup of a training-step benchmark's child process (``train_step.py``, ``train_memory.py``):
+# the shipped models' training batches (2 whole 256² simulated T1w slices, 4-8 coils) and
+# ``method``'s model and optimizer, and ``step_seconds(batch, amp)``, one timed training step (forward,
+# loss over the steps, backward, Adam); format with ``method`` and ``repeats`` (batches: repeats + 1)
+TRAIN_SETUP = """
+import dataclasses, json, time
+import numpy as np, torch
+from mrirecon import runtime
+from mrirecon.nn.loss import loss_fn
+from mrirecon.nn.model import MODELS, Reconstructor, config_from_dict
+from mrirecon.training import load_config, make_optimizer
+from mrirecon.trainset import DataConfig, SimulatedSlices, collate
+tuned = runtime.tune_malloc()
+method, repeats = {method!r}, {repeats!r}
+cfg = load_config(None, batch_size=2)
+cfg.model = dict(final_dc=10, final_dc_map="background", **({{"init_cg": 8}} if method == "recurrentvarnet" else {{}}))
+cfg.data = DataConfig(crop=0, coils=(4, 8), accelerations=(4.0, 8.0), fov_mm=(205.0, 250.0), sharpen=(0.0, 3.0),
+                      coil_phase=(0.0, 4.0), coil_group=cfg.batch_size)
+arch = MODELS[method][0]
+model = Reconstructor(method, config_from_dict(arch, {{**dataclasses.asdict(MODELS[method][1]), **cfg.model}}))
+model = model.to(memory_format=torch.channels_last)
+opt = make_optimizer(model, cfg)
+data = SimulatedSlices(cfg.data)
+batches = [collate([data[2 * i], data[2 * i + 1]]) for i in range(repeats + 1)]
+
+
+def step_seconds(batch, amp=False):
+    t = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        scale, gen = model.normalised_steps(batch["kspace"], batch["mask"].unsqueeze(1), batch["sens"], batch["noise_var"])
+        loss = loss_fn(list(gen), batch["target"] / scale.view(-1, 1, 1), 0.5)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - t
+"""
+
+
+def run_child(code: str, env=None) -> dict:
+    """Run ``code`` in a fresh Python process; the JSON object its last output line holds."""
+    import json
+    import subprocess
+
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 # BART and memory helpers live in the library (mrirecon.external); re-exported for the scripts
 from mrirecon.external import bart_available, bart_pics, read_cfl, write_cfl  # noqa: E402,F401

@@ -10,52 +10,23 @@ step, then the median of ``--repeats`` steps.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 
-from _common import threads
+from _common import TRAIN_SETUP, run_child, threads
 
-CHILD = """
-import dataclasses, json, resource, time
-import numpy as np, torch
-from mrirecon import runtime
-from mrirecon.nn.loss import loss_fn
-from mrirecon.nn.model import MODELS, Reconstructor, config_from_dict
-from mrirecon.training import load_config, make_optimizer, set_recompute
-from mrirecon.trainset import DataConfig, SimulatedSlices, collate
-runtime.tune_malloc()
-method, recompute, repeats = {method!r}, {recompute!r}, {repeats!r}
-cfg = load_config(None, batch_size=2)
-cfg.model = dict(final_dc=10, final_dc_map="background", **({{"init_cg": 8}} if method == "recurrentvarnet" else {{}}))
-cfg.data = DataConfig(crop=0, coils=(4, 8), accelerations=(4.0, 8.0), fov_mm=(205.0, 250.0), sharpen=(0.0, 3.0),
-                      coil_phase=(0.0, 4.0), coil_group=cfg.batch_size)
-arch = MODELS[method][0]
-model = Reconstructor(method, config_from_dict(arch, {{**dataclasses.asdict(MODELS[method][1]), **cfg.model}}))
-model = model.to(memory_format=torch.channels_last)
+CHILD = TRAIN_SETUP + """
+import resource
+from mrirecon.training import set_recompute
+recompute = {recompute!r}
 set_recompute(model, recompute)
-opt = make_optimizer(model, cfg)
-data = SimulatedSlices(cfg.data)
-batches = [collate([data[2 * i], data[2 * i + 1]]) for i in range(repeats + 1)]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-times = []
-for batch in batches:
-    t = time.perf_counter()
-    scale, gen = model.normalised_steps(batch["kspace"], batch["mask"].unsqueeze(1), batch["sens"], batch["noise_var"])
-    loss = loss_fn(list(gen), batch["target"] / scale.view(-1, 1, 1), 0.5)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    times.append(time.perf_counter() - t)
+times = [step_seconds(batch) for batch in batches]
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"median": float(np.median(times[1:])), "peak_mb": peak / 1024, "data_mb": before / 1024}}))
 """
 
 
 def run(method: str, recompute: bool, repeats: int) -> dict:
-    code = CHILD.format(method=method, recompute=recompute, repeats=repeats)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_child(CHILD.format(method=method, recompute=recompute, repeats=repeats))
 
 
 def main():

@@ -11,52 +11,20 @@ runs in its own process (malloc settings are process-wide); one warm-up step, th
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 
-from _common import threads
+from _common import TRAIN_SETUP, run_child, threads
 
-CHILD = """
-import dataclasses, json, time
-import numpy as np, torch
-from mrirecon import runtime
-from mrirecon.nn.loss import loss_fn
-from mrirecon.nn.model import MODELS, Reconstructor, config_from_dict
-from mrirecon.training import load_config, make_optimizer
-from mrirecon.trainset import DataConfig, SimulatedSlices, collate
-tuned = runtime.tune_malloc()
-method, amp, repeats = {method!r}, {amp!r}, {repeats!r}
-cfg = load_config(None, batch_size=2)
-cfg.model = dict(final_dc=10, final_dc_map="background", **({{"init_cg": 8}} if method == "recurrentvarnet" else {{}}))
-cfg.data = DataConfig(crop=0, coils=(4, 8), accelerations=(4.0, 8.0), fov_mm=(205.0, 250.0), sharpen=(0.0, 3.0),
-                      coil_phase=(0.0, 4.0), coil_group=cfg.batch_size)
-arch = MODELS[method][0]
-model = Reconstructor(method, config_from_dict(arch, {{**dataclasses.asdict(MODELS[method][1]), **cfg.model}}))
-model = model.to(memory_format=torch.channels_last)
-opt = make_optimizer(model, cfg)
-data = SimulatedSlices(cfg.data)
-batches = [collate([data[2 * i], data[2 * i + 1]]) for i in range(repeats + 1)]
-times = []
-for batch in batches:
-    t = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-        scale, gen = model.normalised_steps(batch["kspace"], batch["mask"].unsqueeze(1), batch["sens"], batch["noise_var"])
-        loss = loss_fn(list(gen), batch["target"] / scale.view(-1, 1, 1), 0.5)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    times.append(time.perf_counter() - t)
+CHILD = TRAIN_SETUP + """
+amp = {amp!r}
+times = [step_seconds(batch, amp) for batch in batches]
 print(json.dumps({{"tuned": tuned, "median": float(np.median(times[1:]))}}))
 """
 
 
 def run(method: str, amp: bool, tuning: str, repeats: int) -> dict:
     env = dict(os.environ, MRIRECON_MALLOC_TUNING=tuning)
-    code = CHILD.format(method=method, amp=amp, repeats=repeats)
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_child(CHILD.format(method=method, amp=amp, repeats=repeats), env)
 
 
 def main():
