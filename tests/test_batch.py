@@ -258,7 +258,7 @@ def test_virtual_coils_are_recorded_and_a_file_with_fewer_coils_fails_alone(fold
 
 def test_one_problem_per_scan_whatever_the_method_order(folder, monkeypatch):
     # a method without maps first must not cost a second problem (a second compression, and maps
-    # estimated after all): one make_problem call, with maps, and the maps' time only on the methods using them
+    # estimated after all): one make_problem call, with maps when some method needs them
     from mrirecon import io, pipeline
 
     calls = []
