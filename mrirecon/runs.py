@@ -73,14 +73,15 @@ def export_checkpoint(method: str, out_dir, models_dir=None, cfg: TrainConfig | 
             if "validation" in rec:
                 validated[rec["step"]] = rec["validation"]
     validation = validated.get(step)
-    if ckpt.get("exported", True) and validated.get(card.get("training_steps")) == card.get("validation"):
+    exported = ckpt.get("exported", True)  # (older checkpoints do not say)
+    if exported and validated.get(card.get("training_steps")) == card.get("validation"):
         card = {**card, "training_steps": step, "wall_time_s": round(float(ckpt["wall"]), 1),
                 "validation": validation}
-    elif cfg is not None and not ckpt.get("exported", True):
+    elif not exported and cfg is not None:
         card = model_card(method, cfg, step, float(ckpt["wall"]), torch.device("cpu"), validation, out_dir)
     else:
-        what = "nothing was exported by it: pass its training config" if not ckpt.get("exported", True) else \
-            "its training and data settings would be wrong for this checkpoint"
+        what = "its training and data settings would be wrong for this checkpoint" if exported else \
+            "nothing was exported by it: pass its training config"
         raise ValueError(f"the {method} card in {models_dir or weights.MODELS_DIR} was not exported by the run in "
                          f"{out_dir}: {what}")
     card["exported"] = "last checkpoint (mrirecon.runs.export_checkpoint)"

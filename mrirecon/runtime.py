@@ -51,6 +51,7 @@ def tune_malloc() -> bool:
     return _done
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags as the Linux kernel reports them (``/proc/cpuinfo``); empty elsewhere.
     A hypervisor may hide features the chip has (AMX on the 2-core machines of this project)."""

@@ -35,11 +35,16 @@ from .. import runtime
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})  # int8 dot products into int32, no saturation
 
 
+def has_vnni(flags: frozenset[str] | None = None) -> bool:
+    """Whether the CPU (``flags``: default its ``runtime.cpu_flags()``) has int8 dot products that
+    accumulate in int32 (VNNI or AMX)."""
+    return bool((runtime.cpu_flags() if flags is None else flags) & VNNI_FLAGS)
+
+
 def weight_levels(flags: frozenset[str] | None = None) -> int:
-    """The largest int8 weight code on this CPU (``flags``: its ``runtime.cpu_flags()``): 127 with
+    """The largest int8 weight code on this CPU (``flags`` as for :func:`has_vnni`): 127 with
     VNNI, 63 without, where oneDNN's int16 pair sums would saturate (module docstring)."""
-    flags = runtime.cpu_flags() if flags is None else flags
-    return 127 if flags & VNNI_FLAGS else 63
+    return 127 if has_vnni(flags) else 63
 
 
 def available() -> bool:
@@ -96,7 +101,6 @@ class Int8Conv2d(nn.Module):
         # the kernel: every call passes its own)
         self.packed = torch.ops.onednn.qconv_prepack(qw, scale, 1.0, 0, *self.geometry, None)
         self.out_channels = conv.out_channels
-        self.levels = levels
         self.nonneg_input = nonneg_input  # it convolves ReLU(input) (see quantize): its inputs are ReLU outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

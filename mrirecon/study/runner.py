@@ -36,7 +36,7 @@ def environment() -> dict:
     import torch
 
     from ..external import bart_version
-    from ..nn.int8 import VNNI_FLAGS
+    from ..nn.int8 import has_vnni
     from ..runtime import cpu_flags
 
     cpu = platform.processor() or platform.machine()
@@ -50,7 +50,7 @@ def environment() -> dict:
     flags = cpu_flags()
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu, "cpus": os.cpu_count(),
             "cpu_bf16": "amx" if "amx_bf16" in flags else ("avx512_bf16" if "avx512_bf16" in flags else "none"),
-            "cpu_int8": "vnni" if flags & VNNI_FLAGS else "none",  # none: int8 weights get 7 bits (nn.int8)
+            "cpu_int8": "vnni" if has_vnni(flags) else "none",  # none: int8 weights get 7 bits (nn.int8)
             "torch_threads": torch.get_num_threads(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
             "python": platform.python_version(), "mrirecon": __version__, "torch": torch.__version__,
             "numpy": numpy.__version__, "scipy": scipy.__version__, "sigpy": sigpy.__version__,
