@@ -52,7 +52,9 @@ class StateInitializer(nn.Module):
         self.heads = nn.Conv2d(channels, 2 * channels, 1)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.heads(self.body(x)).chunk(2, dim=1))
+        # each half of a channels_last tensor is in neither layout: copied to channels_last, the
+        # layout of the recurrent blocks' activations (see ``RIMBlock.init_hidden``)
+        return [h.contiguous(memory_format=torch.channels_last) for h in self.heads(self.body(x)).chunk(2, dim=1)]
 
     def nonneg_inputs(self) -> list[nn.Module]:
         """Convolutions after a ReLU (see ``RIMBlock.nonneg_inputs``): all but the first."""
