@@ -56,14 +56,15 @@ def export_checkpoint(method: str, out_dir, models_dir=None, cfg: TrainConfig | 
     card with this step's count, wall time and validation (from ``log.jsonl``, when that step was
     validated; otherwise none). A warm-started run that exported nothing (no validated step beat
     its start) has no such card: then ``cfg``, the run's training config, gives a new one
-    (:func:`model_card`, with the start's card from ``init_card.json``). Returns the card."""
+    (:func:`model_card`, with the start's card from ``init_card.json``). A run with a weight average
+    (``TrainConfig.ema``) exports the average, the weights it validated. Returns the card."""
     out_dir = Path(out_dir)
     ckpt_path = out_dir / "checkpoint.pt"
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"{ckpt_path}: no checkpoint to export")
     model, card = weights.load(method, models_dir, "cpu")
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(ckpt["model"])
+    model.load_state_dict(ckpt.get("ema", ckpt["model"]))  # a run with TrainConfig.ema validated its average
     step = int(ckpt["step"])
     log_path = out_dir / "log.jsonl"
     validated = {}  # step -> validation, of this run

@@ -64,6 +64,10 @@ class TrainConfig:
     # keep only each recurrent step's inputs and recompute its activations in the backward pass
     # (torch.utils.checkpoint): a fraction of the memory for about a third more compute per step
     recompute: bool = False
+    # > 0: validate and export an exponential moving average of the weights (decay per step, e.g.
+    # 0.99 averages over the last ~100 steps; ramped up as min(ema, (1 + t) / (10 + t)) over the run's
+    # first steps) instead of the last step's: fine-tunes whose validation jumps between checkpoints
+    ema: float = 0.0
 
 
 def load_config(path=None, **overrides) -> TrainConfig:
@@ -88,6 +92,8 @@ def load_config(path=None, **overrides) -> TrainConfig:
         raise ValueError(f"val_scalp must be one of {', '.join(SCALPS)}, got {cfg.val_scalp!r}")
     if not 0.0 <= cfg.final_weight <= 1.0:
         raise ValueError(f"final_weight must be within [0, 1], got {cfg.final_weight}")
+    if not 0.0 <= cfg.ema < 1.0:
+        raise ValueError(f"ema must be within [0, 1), got {cfg.ema}")
     return cfg
 
 
@@ -96,6 +102,25 @@ CHOICES = {"precision": ("auto", "fp32", "bf16"), "init_extra_blocks": EXTRA_BLO
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+class WeightAverage:
+    """An exponential moving average of a model's floating-point weights and buffers, in a copy of
+    the model that validation and export use (``TrainConfig.ema``)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(model)
+        self._live = [t for t in model.state_dict().values() if t.is_floating_point()]
+        self._avg = [t for t in self.model.state_dict().values() if t.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """After optimiser step ``step`` (1-based, counted from the run's start or its warm start)."""
+        d = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(self._avg, self._live, 1.0 - d)
+
 
 def set_recompute(model: torch.nn.Module, on: bool) -> int:
     """Switch activation recomputation (``TrainConfig.recompute``) on or off in every recurrent
@@ -304,6 +329,13 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
         copied = warm_start(model, cfg.init_from, models_dir, cfg.init_extra_blocks)
         n_all = len(model.state_dict())
         log(f"warm start from {cfg.init_from}: {len(copied)} of {n_all} tensors copied")
+    average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None
+    if average is not None and resume and ckpt_path.exists():
+        if "ema" in ckpt:
+            average.model.load_state_dict(ckpt["ema"])
+        else:
+            log(f"  {ckpt_path} holds no weight average: it starts from the step-{step} weights")
+    judged = model if average is None else average.model  # what validation sees and export saves
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -315,7 +347,7 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
     logf = open(out / "log.jsonl", "a") if rank == 0 else None
     card = {}
     if rank == 0 and step == 0 and cfg.init_from and cfg.validate_start:
-        _, best = _log_validation(model, dev, cfg, real_scan, step, logf, log)
+        _, best = _log_validation(judged, dev, cfg, real_scan, step, logf, log)
         log(f"  the starting weights (from {cfg.init_from}): mean validation SSIM {best:.4f}; a step must "
             f"beat it to be exported")
     wall_mark = 0.0
@@ -337,6 +369,8 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         step += 1
+        if average is not None:
+            average.update(step)
         now = time.perf_counter()
         wall += now - t_last
         t_last = now
@@ -361,11 +395,11 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
                 f"{wall / step:.2f} s/step")
         last = step == cfg.steps
         if rank == 0 and (step % cfg.validate_every == 0 or last):
-            val, score = _log_validation(model, dev, cfg, real_scan, step, logf, log)
+            val, score = _log_validation(judged, dev, cfg, real_scan, step, logf, log)
             if score > best:  # export the best validated model (mean SSIM over the validation sets)
                 best = score
                 card = model_card(method, cfg, step, wall, dev, val, out)
-                weights.save(model, card, models_dir)
+                weights.save(judged, card, models_dir)
                 exported = True
                 log(f"  exported weights of step {step} (mean validation SSIM {score:.4f})")
             elif last and not exported:
@@ -375,8 +409,9 @@ def train(method: str, cfg: TrainConfig, out_dir, resume: bool = False, device: 
             t_last = time.perf_counter()  # validation time is not training time
         if rank == 0 and (step % cfg.checkpoint_every == 0 or last or step == stop_at):
             torch.save({"step": step, "steps": cfg.steps, "wall": wall, "best": best, "exported": exported,
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict()}, ckpt_path.with_suffix(".tmp"))
+                        "model": model.state_dict(), "optimizer": opt.state_dict(),
+                        **({} if average is None else {"ema": average.model.state_dict()})},
+                       ckpt_path.with_suffix(".tmp"))
             os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
     if logf:
         logf.close()

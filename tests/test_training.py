@@ -82,6 +82,42 @@ def test_resume_continues_bit_for_bit(tmp_path):
         assert torch.equal(a["model"][k], b["model"][k]), k
 
 
+
+def test_weight_average_follows_its_formula():
+    from mrirecon.training import WeightAverage
+
+    net = torch.nn.Linear(2, 1)
+    avg = WeightAverage(net, 0.9)
+    expected = net.weight.detach().clone()
+    for step in range(1, 30):
+        with torch.no_grad():
+            net.weight.add_(1.0)  # an "optimiser step"
+        avg.update(step)
+        d = min(0.9, (1 + step) / (10 + step))
+        expected = d * expected + (1 - d) * net.weight.detach()
+        assert torch.allclose(avg.model.weight, expected, atol=1e-6), step
+    assert not torch.equal(avg.model.weight, net.weight)
+
+
+def test_weight_average_is_what_a_run_validates_exports_and_resumes(tmp_path):
+    from mrirecon.training import export_checkpoint
+
+    cfg = dataclasses.replace(_tiny_cfg(6, ema=0.8), validate_every=6)
+    train("irim", cfg, tmp_path / "straight", models_dir=tmp_path / "m1", log=lambda *a: None)
+    train("irim", cfg, tmp_path / "split", models_dir=tmp_path / "m2", log=lambda *a: None, stop_at=4)
+    train("irim", cfg, tmp_path / "split", resume=True, models_dir=tmp_path / "m2", log=lambda *a: None)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
+    for k in a["ema"]:
+        assert torch.equal(a["ema"][k], b["ema"][k]), k
+    assert any(not torch.equal(a["ema"][k], a["model"][k]) for k in a["ema"])
+    exported = weights.load("irim", tmp_path / "m1")[0].state_dict()
+    for k, v in exported.items():
+        assert torch.equal(v, a["ema"][k]), k  # the average was validated at step 6 and exported
+    export_checkpoint("irim", tmp_path / "split", tmp_path / "m2")
+    for k, v in weights.load("irim", tmp_path / "m2")[0].state_dict().items():
+        assert torch.equal(v, b["ema"][k]), k
+
 def test_export_last_checkpoint(tmp_path):
     from mrirecon.training import export_checkpoint, load_config
 
@@ -101,6 +137,9 @@ def test_export_last_checkpoint(tmp_path):
     cfg_file = tmp_path / "cfg.json"
     cfg_file.write_text('{"final_weight": 2}')
     with pytest.raises(ValueError, match="final_weight must be within"):
+        load_config(cfg_file)
+    cfg_file.write_text('{"ema": 1.0}')
+    with pytest.raises(ValueError, match="ema must be within"):
         load_config(cfg_file)
 
 
