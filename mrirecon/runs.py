@@ -49,6 +49,25 @@ def warm_start(model: Reconstructor, source: str, models_dir=None, extra_blocks:
     return copied
 
 
+class WeightAverage:
+    """An exponential moving average of a model's floating-point weights and buffers, in a copy of
+    the model that validation and export use (``TrainConfig.ema``)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(model)
+        self._live = [t for t in model.state_dict().values() if t.is_floating_point()]
+        self._avg = [t for t in self.model.state_dict().values() if t.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """After optimiser step ``step`` (1-based, counted from the run's start or its warm start)."""
+        d = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(self._avg, self._live, 1.0 - d)
+
+
 def export_checkpoint(method: str, out_dir, models_dir=None, cfg: TrainConfig | None = None) -> dict:
     """Export the model in ``out_dir/checkpoint.pt`` (the run's last checkpointed step) to
     ``models_dir`` instead of the best validated one ``train`` exported there: a run's later

@@ -28,7 +28,7 @@ from .nn.loss import loss_fn, ssim_torch, step_weights  # noqa: F401  (part of t
 from .nn.model import MODELS, Reconstructor, config_from_dict
 from .runtime import fast_bf16, tune_malloc
 from .simulate import SCALPS
-from .runs import EXTRA_BLOCKS, export_checkpoint, model_card, warm_start  # noqa: F401  (part of the training API)
+from .runs import EXTRA_BLOCKS, WeightAverage, export_checkpoint, model_card, warm_start  # noqa: F401  (part of the training API)
 from .trainset import DataConfig, IndexStream, SimulatedSlices, collate, make_sample
 
 
@@ -102,25 +102,6 @@ CHOICES = {"precision": ("auto", "fp32", "bf16"), "init_extra_blocks": EXTRA_BLO
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-class WeightAverage:
-    """An exponential moving average of a model's floating-point weights and buffers, in a copy of
-    the model that validation and export use (``TrainConfig.ema``)."""
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        import copy
-
-        self.decay = decay
-        self.model = copy.deepcopy(model)
-        self._live = [t for t in model.state_dict().values() if t.is_floating_point()]
-        self._avg = [t for t in self.model.state_dict().values() if t.is_floating_point()]
-
-    @torch.no_grad()
-    def update(self, step: int) -> None:
-        """After optimiser step ``step`` (1-based, counted from the run's start or its warm start)."""
-        d = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(self._avg, self._live, 1.0 - d)
-
 
 def set_recompute(model: torch.nn.Module, on: bool) -> int:
     """Switch activation recomputation (``TrainConfig.recompute``) on or off in every recurrent
