@@ -1,5 +1,6 @@
 """Weights in and out of a training run: the warm start from a trained method, the model card
-saved next to the exported weights, and the export of a run's last checkpoint."""
+saved next to the exported weights, the weight average a run validates (``TrainConfig.ema``) and
+the export of a run's last checkpoint."""
 from __future__ import annotations
 
 import dataclasses
