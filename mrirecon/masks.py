@@ -83,22 +83,25 @@ def calibration_region(mask) -> tuple[slice, slice]:
     cy, cx = h // 2, w // 2
     if not mask[cy, cx]:
         raise InputError("the k-space centre is not sampled: no calibration region", "mask")
-    best, best_area = (slice(cy, cy + 1), slice(cx, cx + 1)), 0
-    for a in range(1, h + 1):  # grow the row range around cy, alternating up and down
-        top = max(cy - a // 2, 0)
-        bottom = min(top + a, h)
-        cols = mask[top:bottom].all(axis=0)
-        if not cols[cx]:
-            break
-        gaps_left = np.flatnonzero(~cols[:cx])
-        gaps_right = np.flatnonzero(~cols[cx:])
-        left = int(gaps_left[-1]) + 1 if len(gaps_left) else 0
-        right = cx + int(gaps_right[0]) if len(gaps_right) else w
-        if (bottom - top) * (right - left) > best_area:
-            best, best_area = (slice(top, bottom), slice(left, right)), (bottom - top) * (right - left)
-        if bottom - top == h:
-            break
-    return best
+    # candidate row ranges, growing around cy alternately down and up (nested, so a column's
+    # gaps only grow): row range a has a rows, top[a - 1]:bottom[a - 1]
+    a = np.arange(1, h + 1)
+    top = np.maximum(cy - a // 2, 0)
+    bottom = np.minimum(top + a, h)
+    holes = np.zeros((h + 1, w), np.int32)
+    np.cumsum(~mask, axis=0, out=holes[1:])
+    full = holes[bottom] == holes[top]  # (range, column): the column is sampled on all its rows
+    # ranges up to the first whose centre column has a gap, and up to the first of all H rows
+    n = min(int(np.argmin(full[:, cx])) if not full[:, cx].all() else h, int(np.argmax(bottom - top == h)) + 1)
+    top, bottom = top[:n], bottom[:n]
+    # per range, the columns around cx up to the nearest gap on each side (a gap stands for the
+    # edges: column -1 and column w)
+    edge = np.ones((n, 1), bool)
+    gaps = np.concatenate([edge, ~full[:n], edge], axis=1)  # column j at j + 1
+    left = cx - np.argmax(gaps[:, cx::-1], axis=1)  # just after the last gap left of cx
+    right = cx + np.argmax(gaps[:, cx + 1:], axis=1)  # the first gap from cx on
+    best = int(np.argmax((bottom - top) * (right - left)))  # the first of the largest
+    return slice(int(top[best]), int(bottom[best])), slice(int(left[best]), int(right[best]))
 
 
 # --- internals -------------------------------------------------------------------------------

@@ -53,6 +53,46 @@ def test_equispaced_lines_are_regular():
     assert len(gaps) > 10 and gaps.max() - gaps.min() <= 1  # a rounded lattice
 
 
+def _region_by_growing_rows(m):
+    """The definition of ``calibration_region`` written as a plain loop: grow the row range around
+    the centre alternately down and up; per range, the widest run of fully sampled columns through
+    the centre; the first range of the largest area."""
+    h, w = m.shape
+    cy, cx = h // 2, w // 2
+    best, best_area = None, 0
+    for a in range(1, h + 1):
+        top = max(cy - a // 2, 0)
+        bottom = min(top + a, h)
+        cols = m[top:bottom].all(axis=0)
+        if not cols[cx]:
+            break
+        left, right = cx, cx + 1
+        while left > 0 and cols[left - 1]:
+            left -= 1
+        while right < w and cols[right]:
+            right += 1
+        if (bottom - top) * (right - left) > best_area:
+            best, best_area = (slice(top, bottom), slice(left, right)), (bottom - top) * (right - left)
+        if bottom - top == h:
+            break
+    return best
+
+
+@pytest.mark.parametrize("shape", [(64, 48), (17, 33), (1, 5), (5, 1), (2, 2)])
+def test_calibration_region_matches_its_definition(shape):
+    rng = np.random.default_rng(sum(shape))
+    for trial in range(60):
+        m = rng.random(shape) < rng.uniform(0.3, 0.99)
+        if trial % 3 == 0:  # a sampled block plus scattered samples, like a calibrated mask
+            r0, r1 = sorted(rng.integers(0, shape[0] + 1, 2))
+            c0, c1 = sorted(rng.integers(0, shape[1] + 1, 2))
+            m[r0:r1 + 1, c0:c1 + 1] = True
+        m[shape[0] // 2, shape[1] // 2] = True
+        rows, cols = masks.calibration_region(m)
+        assert (rows, cols) == _region_by_growing_rows(m)
+        assert m[rows, cols].all()
+
+
 def test_calibration_region_rejects_unsampled_centre():
     m = np.ones((32, 32), bool)
     m[16, 16] = False
