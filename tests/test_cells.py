@@ -1,6 +1,8 @@
 """Cell equations against hand computations (1x1 convolutions = per-pixel matrix products)."""
+import pytest
 import torch
 
+from mrirecon.nn import fused
 from mrirecon.nn.cells import MGU, ConvGRU, IndRNN
 
 
@@ -78,3 +80,48 @@ def test_recurrent_states_stay_channels_last():
             assert seen and all(seen), name
     finally:
         RIMBlock._step = orig
+
+
+def _channels_last(*shape, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.skipif(not fused.available(), reason="no oneDNN pointwise convolutions in this build")
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 0.05)])
+def test_fused_convolutions_match_unfused(dtype, tol):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 8, 3, padding=2, dilation=2).to(dtype)
+    x, other = _channels_last(1, 16, 20, 24, dtype=dtype), _channels_last(1, 8, 20, 24, dtype=dtype, seed=1)
+    with torch.inference_mode():
+        assert fused.usable(conv, x)
+        want = conv(x).float()
+        got = fused.conv_relu(conv, x)
+        added = fused.conv_add_relu(conv, x, other.clone())
+    for out, ref in ((got, want.relu()), (added, (want + other.float()).relu())):
+        assert out.dtype == dtype and out.is_contiguous(memory_format=torch.channels_last)
+        assert (out.float() - ref).abs().max() <= tol * ref.abs().max()
+
+
+def test_fused_convolutions_only_for_inference():
+    conv = torch.nn.Conv2d(4, 4, 1)
+    x = _channels_last(1, 4, 6, 6)
+    assert not fused.usable(conv, x)  # gradients enabled: training keeps the unfused graph
+    with torch.inference_mode():
+        assert not fused.usable(conv, x.contiguous())  # NCHW
+        assert not fused.usable(conv, x.to(torch.float16))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not fused.usable(conv, x)  # training's validation under autocast
+
+
+@pytest.mark.skipif(not fused.available(), reason="no oneDNN pointwise convolutions in this build")
+def test_indrnn_fused_and_unfused_agree(monkeypatch):
+    torch.manual_seed(2)
+    cell = IndRNN(6, 8)
+    x, h = _channels_last(1, 6, 9, 7), _channels_last(1, 8, 9, 7, seed=3).relu()
+    want = torch.relu(_lin(cell.w, x) + cell.u.view(1, -1, 1, 1) * h)
+    with torch.inference_mode():
+        got = cell(x, h)
+        monkeypatch.setattr(fused, "_AVAILABLE", False)
+        unfused = cell(x, h)
+    assert torch.allclose(got, want, atol=1e-5) and torch.allclose(unfused, want, atol=1e-5)

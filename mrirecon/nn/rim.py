@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .. import physics
+from . import fused
 from .cells import CELLS, IndRNN
 from .common import add_final_dc, final_dc_step, from_channels, to_channels
 
@@ -84,17 +85,18 @@ class RIMBlock(nn.Module):
         return self._step(inp, hidden)
 
     def _step(self, inp: torch.Tensor, hidden: list[torch.Tensor]):
-        h1 = self.cell1(_relu_for(self.cell1.w, self.conv_in(inp)), hidden[0])
-        h2 = self.cell2(_relu_for(self.cell2.w, self.conv_mid(h1)), hidden[1])
+        h1 = self.cell1(_conv_relu_for(self.cell1.w, self.conv_in, inp), hidden[0])
+        h2 = self.cell2(_conv_relu_for(self.cell2.w, self.conv_mid, h1), hidden[1])
         return self.conv_out(h2), [h1, h2]
 
 
-def _relu_for(conv: nn.Module, a: torch.Tensor) -> torch.Tensor:
-    """``ReLU(a)`` as the input of ``conv``, its only reader: ``a`` itself when ``conv`` is an int8
-    convolution that quantizes its input over ``[0, max]`` (``mrirecon.nn.int8``, ``nonneg_input``),
-    because negative values get the code of 0 there; the ReLU would be a pass over a 64-channel
-    activation for nothing. Otherwise ``a.relu_()``."""
-    return a if getattr(conv, "nonneg_input", False) else a.relu_()
+def _conv_relu_for(reader: nn.Module, conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``ReLU(conv(x))`` as the input of ``reader``, its only reader: just ``conv(x)`` when ``reader``
+    is an int8 convolution that quantizes its input over ``[0, max]`` (``mrirecon.nn.int8``,
+    ``nonneg_input``), because negative values get the code of 0 there; the ReLU would be a pass
+    over a 64-channel activation for nothing. Otherwise one fused convolution where it can be
+    (``mrirecon.nn.fused``)."""
+    return conv(x) if getattr(reader, "nonneg_input", False) else fused.conv_relu(conv, x)
 
 
 class RIM(nn.Module):
