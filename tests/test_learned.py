@@ -261,8 +261,17 @@ def test_registry_runs_learned_method_from_weights(tmp_path, small_acq):
     weights.save(tiny("rim-mgu"), {}, tmp_path)
     m = masks.create("equispaced", (96, 96), 4, seed=0)
     p = make_problem(small_acq.kspace * m, m, device="cpu")
-    out = solvers.get("rim-mgu", models_dir=tmp_path).run(p)
+    method = solvers.get("rim-mgu", models_dir=tmp_path)
+    out = method.run(p)
     assert out.shape == (2, 96, 96) and out.dtype == np.float32
+    # the model's last step, and the complex estimate the magnitude was taken from (RSS floor)
+    model, _ = weights.load("rim-mgu", tmp_path)
+    with torch.inference_mode():
+        *_, last = model.eval().iterate(torch.from_numpy(p.kspace), torch.from_numpy(p.mask),
+                                        torch.from_numpy(p.sens), torch.full((2,), p.noise_var))
+    np.testing.assert_allclose(out, last.numpy(), rtol=1e-5, atol=1e-6 * out.max())
+    floor = np.sqrt(np.abs(method.estimate) ** 2 + (p.n_coils - 1) * p.noise_var)
+    np.testing.assert_allclose(out, floor, rtol=1e-4, atol=1e-6 * out.max())
 
 
 SHIPPED = [n for n in MODELS if weights.paths(n)[0].exists()]

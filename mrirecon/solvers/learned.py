@@ -77,10 +77,12 @@ class Learned(Method):
                 y = torch.from_numpy(problem.kspace[sl]).to(dev)
                 sens = torch.from_numpy(problem.sens[sl]).to(dev)
                 nv = torch.full((y.shape[0],), problem.noise_var, device=dev)
-                for t, image in enumerate(model.iterate(y, mask, sens, nv, problem.n_coils)):
+                scale, magnitude, gen = model.estimates(y, mask, sens, nv, problem.n_coils)
+                for t, x in enumerate(gen):
                     yield Progress(b * steps + t, len(batches) * steps, f"slices {sl.start + 1}-{sl.stop}/{n}")
-            out[sl] = image.float().cpu().numpy()
-            estimate[sl] = model.last_estimate.to(torch.complex64).cpu().numpy()
+                scale = scale.view(-1, 1, 1)  # the last step's magnitude only, on the input's scale
+                out[sl] = (magnitude(x) * scale).float().cpu().numpy()
+                estimate[sl] = (x * scale).to(torch.complex64).cpu().numpy()
         self.estimate = estimate
         return out
 
