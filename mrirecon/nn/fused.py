@@ -1,8 +1,9 @@
 """Fused convolutions for CPU inference: ``ReLU(conv(x))`` and IndRNN's ``ReLU(conv(x) + other)``
 as one oneDNN convolution with post-ops, so the activation is written once instead of being
-re-read and re-written by the ReLU (and the add). On the 2-core AMX Xeon of 2026-12-02, bfloat16,
-64 channels at 256²: IndRNN update 5.2 -> 3.5 ms, dilated conv + ReLU 10.5 -> 9.9 ms; `irim-bf16`
-solver 0.31 -> 0.29 s per real slice (``benchmarks/fused_convs.py``).
+re-read and re-written by the ReLU (and the add). On a 2-core AMX Xeon, bfloat16, 64 channels at
+256²: IndRNN update 5.2 -> 3.5 ms, dilated conv + ReLU 10.5 -> 9.9 ms; `irim-bf16` solver
+0.330 -> 0.291 s (equispaced 4x) and 0.260 -> 0.239 s (gaussian2d 8x) per real slice, GRU models
+unchanged within the noise (2026-12-03, idle, ``benchmarks/fused_convs.py``).
 
 The kernels are PyTorch's ``torch.ops.mkldnn._convolution_pointwise`` (what Inductor emits on x86
 CPUs), not a public API: ``available()`` probes them once against the unfused computation and
