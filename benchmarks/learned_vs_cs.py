@@ -5,7 +5,9 @@ Data: the shared real T2 scan (an unseen contrast for models trained on T1w) at 
 2D Gaussian 8x (GUIDE §10 settings), and held-out simulated T2w / FLAIR slices with lesions
 (validation seeds, never used in training). Times are end to end per slice: sensitivity maps
 (ESPIRiT, shared by the SENSE-type methods and counted for each) + solver, CPU threads as printed;
-BART (ecalib + pics -l1, best of lambda 1e-3/3e-3/1e-2) on the same slices when installed.
+BART (ecalib + pics -l1, best of lambda 1e-3/3e-3/1e-2) on the same slices when installed, its
+magnitude put on the RSS scale with the noise floor like every SENSE-type method here (GUIDE §2, §9;
+``study.experiments.bart_volume``).
 Peak memory: the growth of the process's peak resident set during the method (Linux).
 Run: .venv/bin/python benchmarks/learned_vs_cs.py [--methods a,b] [--precision bf16|int8]
 """
@@ -16,7 +18,7 @@ import time
 
 import numpy as np
 
-from _common import bart_available, bart_pics, guide_masks, real_scan, threads
+from _common import bart_available, guide_masks, real_scan, threads
 from mrirecon.external import peak_memory_mb, reset_peak_memory
 
 
@@ -44,8 +46,9 @@ def main():
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"], help="learned methods")
     a = ap.parse_args()
     import mrirecon
-    from mrirecon import metrics, solvers
+    from mrirecon import coils, metrics, solvers
     from mrirecon.api import make_problem
+    from mrirecon.study.experiments import bart_volume
 
     names = a.methods.split(",") if a.methods else solvers.available()
     print(f"{threads()}, mrirecon {mrirecon.__version__}, learned precision {a.precision}")
@@ -71,7 +74,7 @@ def main():
             best = None
             for lam in (1e-3, 3e-3, 1e-2):
                 t0 = time.perf_counter()
-                img = np.stack([bart_pics(k[i], lam)[0] for i in range(k.shape[0])])
+                img = bart_volume(k, lam, coils.noise_variance(k, m))  # on the RSS scale, like ours
                 dt = time.perf_counter() - t0
                 e = metrics.evaluate(gt, img)
                 if best is None or e["ssim"] > best[0]["ssim"]:
