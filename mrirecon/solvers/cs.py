@@ -97,12 +97,12 @@ class _SigpyCS(Method):
 
 @register("cs-l1")
 class L1Wavelet(_SigpyCS):
-    """``shifts=True`` (the default since 2026-12-03; ``False``: sigpy's ``L1WaveletRecon`` as it is,
-    GUIDE §10's sigpy column): the wavelet prox of every iteration applied to the image circularly shifted
-    by a random offset (0 to 2^levels - 1 pixels per axis, seeded per slice), then shifted back, as
-    BART's ``pics -l1`` does: over the iterations the shifts average out the blocky artefacts of a
-    wavelet basis that is not shift invariant. The same problem and solver (sigpy's accelerated
-    proximal gradient) otherwise."""
+    """``shifts=True`` (the default since 2026-12-03; ``False``: sigpy's ``L1WaveletRecon`` as it
+    is, GUIDE §10's sigpy column): the wavelet prox of every iteration applied to the image
+    circularly shifted by a random offset (0 to 2^levels - 1 pixels per axis, seeded per slice),
+    then shifted back, as BART's ``pics -l1`` does: over the iterations the shifts average out the
+    blocky artefacts of a wavelet basis that is not shift invariant. The same problem and solver
+    (sigpy's accelerated proximal gradient) otherwise."""
 
     description = "compressed sensing, L1-wavelet (db4, random shifts), sigpy, 100 iterations"
     default_lam = 3e-3
@@ -123,7 +123,7 @@ class L1Wavelet(_SigpyCS):
         A = mr.linop.Sense(mps, weights=weights)
         W = sp.linop.Wavelet(mps.shape[1:], wave_name="db4")
         proxg = _random_shift(sp.prox.UnitaryTransform(sp.prox.L1Reg(W.oshape, lam), W),
-                             _levels(W), seed=slice_index)
+                              _levels(W), seed=slice_index)
         return sp.app.LinearLeastSquares(A, y * weights ** 0.5, proxg=proxg, max_iter=self.iterations,
                                          show_pbar=False)
 
