@@ -4,7 +4,8 @@
 Prints one table: SSIM / PSNR / NMSE and seconds (sensitivity maps + solver) per mask and method.
 BART gets its own uncropped ESPIRiT maps (`ecalib -m1 -c0`) and, in a second row, our maps, with
 lambda swept over {1e-3, 3e-3, 1e-2} keeping the best SSIM (as GUIDE §10 did), its magnitude put on
-the RSS scale with the noise floor like ours; our CS methods run with their documented default lambda. Run: .venv/bin/python benchmarks/cs_vs_bart.py
+the RSS scale with the noise floor like ours; our CS methods run with their documented default
+lambda. Run: .venv/bin/python benchmarks/cs_vs_bart.py
 """
 from __future__ import annotations
 
