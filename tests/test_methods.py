@@ -103,20 +103,74 @@ def test_random_shift_prox_undoes_its_shifts():
     np.testing.assert_array_equal(again(1.0, x), b)
 
 
-def test_cs_l1_shifts_repeat_and_differ(problem, monkeypatch):
-    """Shifted cs-l1 repeats run to run (the same shifts; sigpy's step size comes from a randomly
-    started power iteration, so not bit for bit: ~1e-5 here, ~2e-6 without shifts) and is a
-    different solution from the fixed one; with every shift 0 it is sigpy's L1WaveletRecon."""
+def test_sigpy_cs_l1_shifts_repeat_and_differ(problem, monkeypatch):
+    """Shifted cs-l1 through sigpy repeats run to run (the same shifts; sigpy's step size comes from
+    a randomly started power iteration, so not bit for bit: ~1e-5 here, ~2e-6 without shifts) and is
+    a different solution from the fixed one; with every shift 0 it is sigpy's L1WaveletRecon."""
     from mrirecon.solvers import cs
 
-    a = solvers.get("cs-l1", iterations=15, shifts=True).run(problem)
-    b = solvers.get("cs-l1", iterations=15, shifts=True).run(problem)
-    fixed = solvers.get("cs-l1", iterations=15, shifts=False).run(problem)
+    def run(**kw):
+        return solvers.get("cs-l1", iterations=15, backend="sigpy", **kw).run(problem)
+
+    a, b, fixed = run(shifts=True), run(shifts=True), run(shifts=False)
     np.testing.assert_allclose(a, b, atol=1e-4 * a.max())
     assert np.abs(a - fixed).max() > 1e-3 * a.max()
     monkeypatch.setattr(cs, "_levels", lambda W: 0)  # offsets in [0, 1): none
-    unshifted = solvers.get("cs-l1", iterations=15, shifts=True).run(problem)
-    np.testing.assert_allclose(unshifted, fixed, atol=1e-4 * a.max())
+    np.testing.assert_allclose(run(shifts=True), fixed, atol=1e-4 * a.max())
+
+
+def test_cs_l1_repeats_bit_for_bit_and_batches_change_nothing(small_acq):
+    """The torch cs-l1: the same result run to run (seeded power iteration, the same shift sequence
+    for every batch), whatever the batch size; the shifts give a different solution."""
+    m = masks.create("gaussian2d", small_acq.kspace.shape[-2:], 4, seed=0)
+    p = make_problem(small_acq.kspace * m, m, device="cpu")
+    assert p.kspace.shape[0] == 2
+    a = solvers.get("cs-l1", iterations=15).run(p)
+    np.testing.assert_array_equal(solvers.get("cs-l1", iterations=15).run(p), a)
+    one = solvers.get("cs-l1", iterations=15, batch_size=1).run(p)
+    np.testing.assert_allclose(one, a, rtol=1e-5, atol=1e-6 * a.max())
+    fixed = solvers.get("cs-l1", iterations=15, shifts=False).run(p)
+    assert np.abs(a - fixed).max() > 1e-3 * a.max()
+
+
+def test_cs_l1_backends_solve_the_same_problem(small_acq):
+    """torch (periodised wavelets) and sigpy (zero-extended ones) at the same lambda: close
+    solutions of similar quality."""
+    m = masks.create("gaussian2d", small_acq.kspace.shape[-2:], 4, seed=0)
+    p = make_problem(small_acq.kspace * m, m, device="cpu")
+    t = solvers.get("cs-l1", iterations=40).run(p)
+    s = solvers.get("cs-l1", iterations=40, backend="sigpy").run(p)
+    assert np.linalg.norm(t - s) < 0.1 * np.linalg.norm(s)
+    assert abs(metrics.psnr(small_acq.target, t) - metrics.psnr(small_acq.target, s)) < 1.0
+    with pytest.raises(InputError, match="backend must be one of torch, sigpy"):
+        solvers.get("cs-l1", backend="bart")
+
+
+def test_fista_converges_to_a_fixed_point_of_its_prox_step(small_acq):
+    """Without shifts and with orthonormal wavelets FISTA solves the convex problem: its limit x
+    satisfies x = prox(x - a grad); with lambda 0 and every sample it returns A^H y (SENSE with
+    unit-RSS maps)."""
+    import torch
+
+    from mrirecon import physics, wavelets
+    from mrirecon.solvers.cs import _max_eig, fista_l1_wavelet
+
+    m = masks.create("gaussian2d", small_acq.kspace.shape[-2:], 4, seed=0)
+    y = torch.from_numpy(small_acq.kspace[:1] * m)
+    sens = torch.from_numpy(small_acq.sens[:1])
+    op = physics.Sense(sens, torch.from_numpy(m))
+    data = op.to_frame(y) / float(op.adjoint(op.to_frame(y)).abs().max())
+    *_, x = fista_l1_wavelet(op, data, 3e-3, 300, shifts=False, mode="periodization")
+    step = 1 / _max_eig(op, x)
+    levels = wavelets.levels_for(tuple(x.shape[-2:]))
+    again = wavelets.soft_threshold_prox(x - step * (op.normal(x) - op.adjoint(data)), 3e-3 * step, levels,
+                                         mode="periodization")
+    assert float((again - x).abs().max()) < 1e-3 * float(x.abs().max())
+    unit = sens / (sens.abs() ** 2).sum(-3, keepdim=True).sqrt()  # the simulator's maps: unit RSS too
+    full = physics.Sense(unit, None)
+    image = torch.from_numpy(small_acq.image[:1])
+    *_, x = fista_l1_wavelet(full, full.forward(image), 0.0, 3, shifts=True)
+    np.testing.assert_allclose(x.numpy(), image.numpy(), atol=1e-4 * float(image.abs().max()))
 
 
 def test_cs_is_independent_of_intensity_units(problem):
