@@ -1,4 +1,4 @@
-"""Compressed sensing baselines through sigpy: L1-wavelet (``cs-l1``) and total variation (``cs-tv``).
+"""Compressed sensing baselines: L1-wavelet (``cs-l1``, torch) and total variation (``cs-tv``, sigpy).
 
 Both solve ``min_x 1/2 ||M F S x - y||^2 + lam R(x)`` per slice. The regularisation weight is
 *relative to the data scale*: ``lam = lam_rel * s`` with ``s`` the 99th percentile of the
@@ -7,8 +7,11 @@ The defaults (``lam_rel``) were chosen by a sweep on the shared real T2 scan and
 samples (see benchmarks/cs_lambda.py). ``cs-l1`` shifts the image by a random offset before each
 wavelet prox, as BART does (``L1Wavelet``; shared real scan, project masks, λ 3e-3: equispaced 4x
 0.9072/32.86 -> 0.9321/33.92, equispaced 8x 0.7172/25.52 -> 0.7880/26.72, gaussian2d 8x
-0.9339/34.84 -> 0.9454/35.91). sigpy runs on the GPU through cupy when it is installed and
-the problem's device is CUDA, on the CPU otherwise.
+0.9339/34.84 -> 0.9454/35.91). It runs FISTA on the shared physics with ``mrirecon.wavelets`` in
+torch, on the problem's device (CPU or CUDA), slices in batches; ``backend="sigpy"`` runs the same
+problem through sigpy (the same SSIM / PSNR on the real slice at 5-6x the time on the 2-core CPU,
+``benchmarks/cs_backends.py``). sigpy, for ``cs-tv`` and that backend, runs on the GPU through cupy
+when it is installed and the problem's device is CUDA, on the CPU otherwise.
 
 Pixels outside the maps' support (cropped ESPIRiT maps) are not seen by the data term, and the
 wavelet / TV prior does not set them to zero: it extends the object's edge into them. The output is
@@ -109,7 +112,7 @@ class L1Wavelet(_SigpyCS):
     shifts average out the blocky artefacts of a wavelet basis that is not shift invariant.
     ``backend="sigpy"``: the same problem through sigpy (zero-extended wavelets; with
     ``shifts=False`` sigpy's ``L1WaveletRecon`` as it is, GUIDE §10's sigpy column; the default
-    until 2026-12-03), ~5x slower on the CPU (``benchmarks/cs_backends.py``)."""
+    until 2026-12-03), 5-9x slower on the 2-core CPU (``benchmarks/cs_backends.py``)."""
 
     description = "compressed sensing, L1-wavelet (db4, random shifts), FISTA in torch, 100 iterations"
     default_lam = 3e-3
