@@ -55,16 +55,56 @@ def _sigpy_device(device: str):
     return sp.cpu_device
 
 
-class _SigpyCS(Method):
+class _CS(Method):
+    """A CS problem solved in torch (``backend="torch"``, the default: ``_steps`` on the shared
+    physics, slices in batches) or by its sigpy app (``backend="sigpy"``, one slice at a time)."""
+
     default_lam = 0.0
     iterations = 100
+    app_name = ""  # the sigpy.mri.app class
+    BACKENDS = ("torch", "sigpy")
 
-    def __init__(self, lam: float | None = None, iterations: int | None = None):
+    def __init__(self, lam: float | None = None, iterations: int | None = None, backend: str = "torch",
+                 batch_size: int = 8):
         self.lam = self.default_lam if lam is None else float(lam)
         if iterations is not None:
             self.iterations = int(iterations)
+        if backend not in self.BACKENDS:
+            raise InputError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}", "backend")
+        self.backend, self.batch_size = backend, max(1, int(batch_size))
 
-    app_name = ""  # the sigpy.mri.app class
+    def iterate(self, problem: Problem):
+        if self.backend == "sigpy":
+            return (yield from self._sigpy(problem))
+        return (yield from self._torch(problem))
+
+    def _steps(self, op, data):  # pragma: no cover - interface
+        """A generator of the estimates, one per iteration, for ``physics.Sense`` ``op`` and frame
+        k-space ``data`` scaled to the unit of ``lam``."""
+        raise NotImplementedError
+
+    def _torch(self, problem: Problem):
+        import torch
+
+        from .. import physics
+
+        y, sens, mask = torch_problem(problem)
+        scale = torch.from_numpy(data_scale(problem)).to(y.device, torch.float32)
+        n = y.shape[0]
+        batches = range(0, n, self.batch_size)
+        total = len(batches) * self.iterations
+        out = torch.empty((n, *y.shape[-2:]), dtype=y.dtype, device=y.device)
+        for b, start in enumerate(batches):
+            sl = slice(start, min(start + self.batch_size, n))
+            with torch.inference_mode():
+                op = physics.Sense(sens[sl], mask)
+                data = op.to_frame(y[sl]) / scale[sl, None, None, None]
+            steps = self._steps(op, data)
+            for i in range(self.iterations):
+                yield Progress(b * self.iterations + i, total, f"slices {sl.start + 1}-{sl.stop}/{n}")
+                x = next(steps)
+            out[sl] = x * scale[sl, None, None]
+        return to_output(self, out * physics.support(sens), problem)
 
     def _app(self, y, mps, weights, lam, device, slice_index: int):
         import sigpy.mri as mr
@@ -72,7 +112,7 @@ class _SigpyCS(Method):
         return getattr(mr.app, self.app_name)(y, mps, lam, weights=weights, device=device,
                                               max_iter=self.iterations, show_pbar=False)
 
-    def iterate(self, problem: Problem):
+    def _sigpy(self, problem: Problem):
         import sigpy as sp
         import torch
 
@@ -100,37 +140,31 @@ class _SigpyCS(Method):
 
 
 @register("cs-l1")
-class L1Wavelet(_SigpyCS):
+class L1Wavelet(_CS):
     """L1-wavelet CS by accelerated proximal gradient (FISTA): ``x <- prox(z - alpha A^H (A z - y))``
     with momentum, ``alpha = 1 / ||A^H A||`` (power iteration), from zero, ``iterations`` steps.
 
     ``backend="torch"`` (the default since 2026-12-03): the shared physics (``physics.Sense``) and
-    orthonormal periodised wavelets (``mrirecon.wavelets``) in torch, slices in batches, on the
-    problem's device. ``shifts=True`` (the default): every iteration's wavelet prox is applied to the
-    image circularly shifted by a random offset (0 to 2^levels - 1 pixels per axis; the same sequence
-    for every slice and run) and shifted back, as BART's ``pics -l1`` does: over the iterations the
-    shifts average out the blocky artefacts of a wavelet basis that is not shift invariant.
-    ``backend="sigpy"``: the same problem through sigpy (zero-extended wavelets; with
-    ``shifts=False`` sigpy's ``L1WaveletRecon`` as it is, GUIDE §10's sigpy column; the default
-    until 2026-12-03), 5-9x slower on the 2-core CPU (``benchmarks/cs_backends.py``)."""
+    the wavelets of ``mrirecon.wavelets`` (db4, zero-extended, as sigpy's) in torch, slices in
+    batches, on the problem's device. ``shifts=True`` (the default): every iteration's wavelet prox
+    is applied to the image circularly shifted by a random offset (0 to 2^levels - 1 pixels per axis;
+    the same sequence for every slice and run) and shifted back, as BART's ``pics -l1`` does: over
+    the iterations the shifts average out the blocky artefacts of a wavelet basis that is not shift
+    invariant. ``backend="sigpy"``: the same problem through sigpy (with ``shifts=False`` sigpy's
+    ``L1WaveletRecon`` as it is, GUIDE §10's sigpy column; the default until 2026-12-03), the same
+    SSIM / PSNR at 5-9x the time on the 2-core CPU (``benchmarks/cs_backends.py``)."""
 
     description = "compressed sensing, L1-wavelet (db4, random shifts), FISTA in torch, 100 iterations"
     default_lam = 3e-3
     app_name = "L1WaveletRecon"
-    BACKENDS = ("torch", "sigpy")
 
     def __init__(self, lam: float | None = None, iterations: int | None = None, shifts: bool = True,
                  backend: str = "torch", wavelet: str = "db4", batch_size: int = 8):
-        super().__init__(lam, iterations)
-        if backend not in self.BACKENDS:
-            raise InputError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}", "backend")
-        self.shifts, self.backend, self.wavelet = bool(shifts), backend, wavelet
-        self.batch_size = max(1, int(batch_size))
+        super().__init__(lam, iterations, backend, batch_size)
+        self.shifts, self.wavelet = bool(shifts), wavelet
 
-    def iterate(self, problem: Problem):
-        if self.backend == "sigpy":
-            return (yield from super().iterate(problem))
-        return (yield from self._fista(problem))
+    def _steps(self, op, data):
+        return fista_l1_wavelet(op, data, self.lam, self.iterations, self.shifts, self.wavelet)
 
     def _app(self, y, mps, weights, lam, device, slice_index: int):
         if not self.shifts:
@@ -147,28 +181,21 @@ class L1Wavelet(_SigpyCS):
         return sp.app.LinearLeastSquares(A, y * weights ** 0.5, proxg=proxg, max_iter=self.iterations,
                                          show_pbar=False)
 
-    def _fista(self, problem: Problem):
-        import torch
 
-        from .. import physics
+@register("cs-tv")
+class TotalVariation(_CS):
+    """Anisotropic total variation (circular finite differences along H and W, the complex
+    magnitude of each) by primal-dual hybrid gradient (Chambolle-Pock), as sigpy's
+    ``TotalVariationRecon``: ``tau = 1 / ||A^H A + G^H G||``, ``sigma = 1``, extrapolation 1, from
+    zero. ``backend="torch"`` (the default since 2026-12-03) on the shared physics, slices in
+    batches; ``backend="sigpy"`` that app itself (``benchmarks/cs_backends.py``)."""
 
-        y, sens, mask = torch_problem(problem)
-        scale = torch.from_numpy(data_scale(problem)).to(y.device, torch.float32)
-        n = y.shape[0]
-        batches = range(0, n, self.batch_size)
-        total = len(batches) * self.iterations
-        out = torch.empty((n, *y.shape[-2:]), dtype=y.dtype, device=y.device)
-        for b, start in enumerate(batches):
-            sl = slice(start, min(start + self.batch_size, n))
-            with torch.inference_mode():
-                op = physics.Sense(sens[sl], mask)
-                data = op.to_frame(y[sl]) / scale[sl, None, None, None]
-            steps = fista_l1_wavelet(op, data, self.lam, self.iterations, self.shifts, self.wavelet)
-            for i in range(self.iterations):
-                yield Progress(b * self.iterations + i, total, f"slices {sl.start + 1}-{sl.stop}/{n}")
-                x = next(steps)
-            out[sl] = x * scale[sl, None, None]
-        return to_output(self, out * physics.support(sens), problem)
+    description = "compressed sensing, total variation, primal-dual in torch, 100 iterations"
+    default_lam = 1e-2
+    app_name = "TotalVariationRecon"
+
+    def _steps(self, op, data):
+        return pdhg_tv(op, data, self.lam, self.iterations)
 
 
 def fista_l1_wavelet(op, data, lam: float, iterations: int, shifts: bool = True, wavelet: str = "db4",
@@ -185,7 +212,7 @@ def fista_l1_wavelet(op, data, lam: float, iterations: int, shifts: bool = True,
     with torch.inference_mode():
         aty = op.adjoint(data)
         levels = wavelets.levels_for(tuple(aty.shape[-2:]), wavelet)
-        step = (1 / _max_eig(op, aty))[:, None, None]
+        step = (1 / _max_eig(op.normal, aty))[:, None, None]
         rng = np.random.default_rng(0)
         x = torch.zeros_like(aty)
         z, t = x, 1.0
@@ -201,26 +228,59 @@ def fista_l1_wavelet(op, data, lam: float, iterations: int, shifts: bool = True,
         yield x
 
 
-def _max_eig(op, like, iterations: int = 30):
-    """Per-slice largest eigenvalue of ``A^H A`` by power iteration from a seeded random start
-    (repeatable; ~1 for maps of unit RSS and a mask with its centre)."""
+def _grad(x):
+    """Circular finite differences ``(x - x shifted by one)`` along H and W: (2, B, H, W)."""
+    import torch
+
+    return torch.stack([x - torch.roll(x, 1, -2), x - torch.roll(x, 1, -1)])
+
+
+def _grad_adjoint(d):
+    import torch
+
+    return (d[0] - torch.roll(d[0], -1, -2)) + (d[1] - torch.roll(d[1], -1, -1))
+
+
+def pdhg_tv(op, data, lam: float, iterations: int):
+    """Primal-dual hybrid gradient for ``min_x 1/2 ||A x - y||^2 + lam ||G x||_1`` (``G``: circular
+    finite differences, anisotropic, complex magnitudes), ``A = op``, ``y = data`` in its frame, from
+    zero: a generator of the estimates (B, H, W), one per iteration. The dual of the data term has
+    the prox ``(u - sigma y) / (1 + sigma)``, the dual of the TV term is projected onto ``|u| <= lam``."""
+    import torch
+
+    with torch.inference_mode():
+        aty = op.adjoint(data)
+        tau = (1 / _max_eig(lambda v: op.normal(v) + _grad_adjoint(_grad(v)), aty))[:, None, None]
+        sigma = 1.0
+        x = torch.zeros_like(aty)
+        extrapolated = x
+        dual_data = torch.zeros_like(data)
+        dual_tv = _grad(x)
+    for _ in range(iterations):
+        with torch.inference_mode():
+            dual_data = (dual_data + sigma * op.forward(extrapolated) - sigma * data) / (1 + sigma)
+            dual_tv = dual_tv + sigma * _grad(extrapolated)
+            dual_tv = dual_tv * torch.clamp(lam / dual_tv.abs().clamp_min(1e-30), max=1)
+            previous = x
+            x = x - tau * (op.adjoint(dual_data) + _grad_adjoint(dual_tv))
+            extrapolated = 2 * x - previous
+        yield x
+
+
+def _max_eig(normal, like, iterations: int = 30):
+    """Per-slice largest eigenvalue of the operator ``normal`` (``A^H A``, or with a regulariser's
+    ``G^H G``) by power iteration from a seeded random start (repeatable; ~1 for ``A^H A`` with maps
+    of unit RSS and a mask with its centre)."""
     import torch
 
     g = torch.Generator().manual_seed(0)  # one start for every slice: batching changes nothing
     v = torch.randn((1, *like.shape[1:]), dtype=like.dtype, generator=g).to(like.device).expand_as(like)
     norm = torch.ones(like.shape[0], device=like.device)
     for _ in range(iterations):
-        v = op.normal(v)
+        v = normal(v)
         norm = v.flatten(1).norm(dim=1).clamp_min(1e-30)
         v = v / norm[:, None, None]
     return norm
-
-
-@register("cs-tv")
-class TotalVariation(_SigpyCS):
-    description = "compressed sensing, total variation, sigpy, 100 iterations"
-    default_lam = 1e-2
-    app_name = "TotalVariationRecon"
 
 
 def _levels(W) -> int:
