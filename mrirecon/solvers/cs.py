@@ -1,4 +1,4 @@
-"""Compressed sensing baselines: L1-wavelet (``cs-l1``, torch) and total variation (``cs-tv``, sigpy).
+"""Compressed sensing baselines in torch: L1-wavelet (``cs-l1``) and total variation (``cs-tv``).
 
 Both solve ``min_x 1/2 ||M F S x - y||^2 + lam R(x)`` per slice. The regularisation weight is
 *relative to the data scale*: ``lam = lam_rel * s`` with ``s`` the 99th percentile of the
@@ -10,8 +10,9 @@ wavelet prox, as BART does (``L1Wavelet``; shared real scan, project masks, λ 3
 0.9339/34.84 -> 0.9454/35.91). It runs FISTA on the shared physics with ``mrirecon.wavelets`` in
 torch, on the problem's device (CPU or CUDA), slices in batches; ``backend="sigpy"`` runs the same
 problem through sigpy (the same SSIM / PSNR on the real slice at 5-6x the time on the 2-core CPU,
-``benchmarks/cs_backends.py``). sigpy, for ``cs-tv`` and that backend, runs on the GPU through cupy
-when it is installed and the problem's device is CUDA, on the CPU otherwise.
+``benchmarks/cs_backends.py``); ``cs-tv`` likewise (PDHG, as sigpy's ``TotalVariationRecon``).
+The sigpy backend runs on the GPU through cupy when it is installed and the problem's device is
+CUDA, on the CPU otherwise.
 
 Pixels outside the maps' support (cropped ESPIRiT maps) are not seen by the data term, and the
 wavelet / TV prior does not set them to zero: it extends the object's edge into them. The output is
