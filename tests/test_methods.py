@@ -144,6 +144,8 @@ def test_cs_l1_backends_solve_the_same_problem(small_acq):
     assert abs(metrics.psnr(small_acq.target, t) - metrics.psnr(small_acq.target, s)) < 1.0
     with pytest.raises(InputError, match="backend must be one of torch, sigpy"):
         solvers.get("cs-l1", backend="bart")
+    with pytest.raises(InputError, match="iterations must be >= 1"):
+        solvers.get("cs-tv", iterations=0)
 
 
 def test_cs_tv_finite_differences_and_their_adjoint_agree():

@@ -70,6 +70,8 @@ class _CS(Method):
         self.lam = self.default_lam if lam is None else float(lam)
         if iterations is not None:
             self.iterations = int(iterations)
+        if self.iterations < 1:
+            raise InputError(f"iterations must be >= 1, got {self.iterations}", "iterations")
         if backend not in self.BACKENDS:
             raise InputError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}", "backend")
         self.backend, self.batch_size = backend, max(1, int(batch_size))
