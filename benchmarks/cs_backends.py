@@ -30,7 +30,8 @@ def main():
     from mrirecon.api import make_problem
 
     scan = real_scan()
-    cases = [(f"real slice, {m}", scan.kspace, scan.target, mask) for m, mask in guide_masks(scan.kspace.shape[-2:]).items()]
+    cases = [(f"real slice, {m}", scan.kspace, scan.target, mask)
+             for m, mask in guide_masks(scan.kspace.shape[-2:]).items()]
     sample = mrirecon.load(ROOT / "sample_data" / "t2w_lesions_256_8coil.h5")
     cases.append((f"{Path(sample.path).stem} ({sample.kspace.shape[0]} slices), gaussian2d 8x", sample.kspace,
                   sample.target, masks.create("gaussian2d", sample.kspace.shape[-2:], 8, 0.08, seed=0)))

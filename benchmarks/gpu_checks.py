@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CUDA checks and GPU speed (run on a lent GPU): CPU vs CUDA agreement of the physics, CG-SENSE and
-the torch cs-l1 (with its time per slice on each), and slices/s of every learned architecture at 320^2 with 16 coils (network + physics, random
-weights: speed does not depend on the weights), fp32 and bf16.
+the torch cs-l1 (with its time per slice on each), and slices/s of every learned architecture at
+320^2 with 16 coils (network + physics, random weights: speed does not depend on the weights),
+fp32 and bf16.
 Run: python benchmarks/gpu_checks.py [--real FILE]
 """
 from __future__ import annotations
@@ -53,7 +54,8 @@ def main():
                 torch.cuda.synchronize()
             print(f"cs-l1 on {dev}: {(time.perf_counter() - t0) / scan.kspace.shape[0]:.3f} s per slice, "
                   f"{mrirecon.metrics.evaluate(scan.target, outs[dev])}")
-        print("cs-l1 CPU vs CUDA max abs diff / max:", float(np.abs(outs['cpu'] - outs['cuda']).max() / outs['cpu'].max()))
+        print("cs-l1 CPU vs CUDA max abs diff / max:",
+              float(np.abs(outs['cpu'] - outs['cuda']).max() / outs['cpu'].max()))
     # speed at 320^2, 16 coils
     b, c, h, w = 8, 16, 320, 320
     y = torch.complex(torch.randn(b, c, h, w), torch.randn(b, c, h, w)).cuda()

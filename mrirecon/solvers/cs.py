@@ -288,9 +288,9 @@ def _max_eig(normal, like, iterations: int = 30):
 
 def _levels(W) -> int:
     """The decomposition levels of a sigpy ``Wavelet`` linop (pywt's default for its shape)."""
-    import pywt
+    from .. import wavelets
 
-    return pywt.dwt_max_level(min(W.ishape[-2:]), pywt.Wavelet(W.wave_name).dec_len)
+    return wavelets.levels_for(tuple(W.ishape[-2:]), W.wave_name)
 
 
 def _random_shift(inner, levels: int, seed: int):

@@ -182,8 +182,8 @@ def compose(spec, env, methods, sim_names, volumes, quality, timing, lesions, pr
     L += ["- Masks (achieved acceleration): " + ", ".join(f"{lab} ({accel[lab]:.2f}x)" for lab in labels)
           + "; 1D masks keep 0.32/R of the lines in the centre (fastMRI), 2D masks a fully sampled centre.",
           f"- Methods: {', '.join(f'`{m}`' for m in methods)}. `cs-l1` (FISTA) and `cs-tv` (primal-dual) in "
-          f"torch, 100 iterations (`cs-l1`: db4 wavelets shifted at random every iteration, as BART does), λ relative to the data "
-          f"scale (see `mrirecon methods`); `bart-pics`: `bart ecalib -m1 -c0` + `bart pics -S -l1 -r λ`, "
+          f"torch, 100 iterations (`cs-l1`: db4 wavelets shifted at random every iteration, as BART does), "
+          f"λ relative to the data scale (see `mrirecon methods`); `bart-pics`: `bart ecalib -m1 -c0` + `bart pics -S -l1 -r λ`, "
           + (f"λ the best SSIM of {', '.join(f'{v:g}' for v in BART_LAMBDAS)} per volume and mask (oracle tuning, "
              f"in BART's favour; without a reference " if spec.bart_sweep else "λ ")
           + f"{BART_LAMBDA['1d']:g} for 1D and {BART_LAMBDA['2d']:g} for 2D masks{')' if spec.bart_sweep else ''}, "
