@@ -178,3 +178,43 @@ def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _bc(v: torch.Tensor) -> torch.Tensor:
     return v[..., None, None]
+
+
+def l1_wavelet_fista(op: Sense, data: torch.Tensor, lam, step: torch.Tensor, iterations: int,
+                     shifts: bool = True, wavelet: str = "db4", mode: str = "zero",
+                     start: torch.Tensor | None = None, mu=None, prior: torch.Tensor | None = None):
+    """FISTA on ``min_x 1/2 ||A x - y||^2 + mu/2 ||x - prior||^2 + lam ||W x||_1`` (``mu=None``: no
+    prior term), ``A = op``, ``y = data`` in its frame, ``W`` the wavelet transform of
+    ``mrirecon.wavelets``; yields every iterate ``(B, H, W)``. ``step`` ``(B, 1, 1)``: at most one over
+    the Lipschitz constant of the smooth part; ``lam`` a number or one per image ``(B,)``; ``mu`` a
+    number, ``(B,)`` or per pixel ``(B, H, W)``; ``start`` the first iterate (else 0).
+
+    ``shifts``: every prox is applied on a randomly shifted wavelet grid (0 to 2^levels - 1 pixels
+    per axis, BART's ``pics -l1``), one seeded sequence for every call, so results repeat bit for bit
+    and do not depend on how slices are batched. Differentiable in ``lam``, ``mu``, ``prior`` and
+    ``start`` (``cs-l1`` runs it under ``torch.inference_mode``, the learned methods' final sparse step
+    trains through it)."""
+    import numpy as np
+
+    from . import wavelets
+
+    aty = op.adjoint(data)
+    if torch.is_tensor(mu) and mu.ndim == 1:
+        mu = _bc(mu)
+    levels = wavelets.levels_for(tuple(aty.shape[-2:]), wavelet)
+    lam = torch.as_tensor(lam, dtype=step.dtype, device=step.device).reshape(-1)
+    threshold = lam * step.flatten()
+    rng = np.random.default_rng(0)
+    x = torch.zeros_like(aty) if start is None else start
+    z, t = x, 1.0
+    for _ in range(iterations):
+        shift = tuple(int(v) for v in rng.integers(0, 2 ** levels, 2)) if shifts else (0, 0)
+        previous = x
+        gradient = op.normal(z) - aty
+        if mu is not None:
+            gradient = gradient + mu * (z - prior)
+        x = wavelets.soft_threshold_prox(z - step * gradient, threshold, levels, wavelet, mode, shift)
+        t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
+        z = x + ((t - 1) / t_next) * (x - previous)
+        t = t_next
+        yield x

@@ -54,8 +54,9 @@ class TrainConfig:
     time_budget_s: float = 0.0  # > 0: at the end of warm-up, set `steps` to fill this wall time
     init_from: str = ""  # warm start (fresh runs only): a trained method in models_dir, see warm_start
     init_extra_blocks: str = "copy"  # copy | identity: blocks the source lacks (a CIRIM's later cascades), see warm_start
-    dc_lr: float = 0.0  # > 0: peak learning rate of the final data-consistency weights (log_mu, mu_noise, mu_map)
-    # all | final_dc (the network frozen: only its data-consistency weights learn) | final_dc_map (only its weight map)
+    dc_lr: float = 0.0  # > 0: peak learning rate of the final steps' weights (log_mu, mu_noise, mu_map, l1_step)
+    # all | final_dc (the network frozen: only its final steps' weights learn) | final_dc_map (only its weight
+    # map) | final_l1 (only the sparse step's two numbers)
     trainable: str = "all"
     final_weight: float = 0.0  # > 0: the last output's share of the loss (nn.loss.step_weights); 0: linear in the step
     # a fresh warm-started run (init_from) first validates the weights it starts from, and exports only
@@ -98,7 +99,7 @@ def load_config(path=None, **overrides) -> TrainConfig:
 
 
 CHOICES = {"precision": ("auto", "fp32", "bf16"), "init_extra_blocks": EXTRA_BLOCKS,
-           "trainable": ("all", "final_dc", "final_dc_map")}
+           "trainable": ("all", "final_dc", "final_dc_map", "final_l1")}
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -134,11 +135,12 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 DC_PARAMETERS = ("log_mu", "mu_noise")  # the learned final data-consistency step (mrirecon.nn.common)
 DC_MODULE = "mu_map"  # ... and its per-pixel weight map (config final_dc_map, nn.common.WeightMap)
+L1_MODULE = "l1_step"  # ... and the sparse step after it (config final_l1, nn.common.SparseStep)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam over the trainable parameters (``cfg.trainable``). The final data-consistency weights
-    get their own group when ``cfg.dc_lr`` is set: they are a few scalars on a log scale that need
+    """Adam over the trainable parameters (``cfg.trainable``). The final steps' weights (data
+    consistency, its map, the sparse step) get their own group when ``cfg.dc_lr`` is set: they are a few scalars on a log scale that need
     steps of order 1, which Adam at a network's learning rate (~1e-4 per step) takes thousands of
     steps to make. Both groups follow the same warm-up and cosine schedule (``lr_scale``).
     ``trainable="final_dc_map"`` trains the per-pixel map alone, its constant weight kept: trained
@@ -150,15 +152,16 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     dc, rest = [], []
     for name, p in model.named_parameters():
         parts = name.split(".")
-        is_map = DC_MODULE in parts
-        is_dc = parts[-1] in DC_PARAMETERS or is_map
-        if (cfg.trainable == "final_dc" and not is_dc) or (cfg.trainable == "final_dc_map" and not is_map):
+        is_map, is_l1 = DC_MODULE in parts, L1_MODULE in parts
+        is_dc = parts[-1] in DC_PARAMETERS or is_map or is_l1
+        if ((cfg.trainable == "final_dc" and not is_dc) or (cfg.trainable == "final_dc_map" and not is_map)
+                or (cfg.trainable == "final_l1" and not is_l1)):
             p.requires_grad_(False)
             continue
         (dc if is_dc and cfg.dc_lr > 0 else rest).append(p)
     if not dc and not rest:
-        raise ValueError(f"trainable={cfg.trainable!r}: {model.name} has no final data-consistency step "
-                         "or no weight map (set final_dc / final_dc_map in the model config)")
+        raise ValueError(f"trainable={cfg.trainable!r}: {model.name} has no final data-consistency step, "
+                         "weight map or sparse step (set final_dc / final_dc_map / final_l1 in the model config)")
     groups = [{"params": ps, "lr_scale": scale} for ps, scale in
               ((rest, 1.0), (dc, cfg.dc_lr / cfg.lr)) if ps]
     return torch.optim.Adam(groups, lr=cfg.lr)

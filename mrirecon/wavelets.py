@@ -61,8 +61,10 @@ _ON_DEVICE: dict = {}
 def _matrices(n: int, wavelet: str, mode: str, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     key = (n, wavelet, mode, like.dtype, like.device)
     if key not in _ON_DEVICE:
-        _ON_DEVICE[key] = tuple(torch.from_numpy(m).to(like.device, like.dtype)
-                                for m in _level_matrices(n, wavelet, mode))
+        # normal tensors even when first made in inference mode (cs-l1), so training can save them
+        with torch.inference_mode(False):
+            _ON_DEVICE[key] = tuple(torch.from_numpy(m).to(like.device, like.dtype)
+                                    for m in _level_matrices(n, wavelet, mode))
     return _ON_DEVICE[key]
 
 
@@ -118,7 +120,8 @@ def soft_threshold_prox(x: torch.Tensor, threshold, levels: int, wavelet: str = 
     else:
         blocks = dwt(torch.cat([shifted.real, shifted.imag]), levels, wavelet, mode)  # (2B, ...)
         # every block whole: a block's LL, transformed further, is replaced in idwt
-        gains = [torch.clamp(1 - t / torch.sqrt(c[:b] ** 2 + c[b:] ** 2).clamp_min(torch.finfo(c.dtype).tiny),
+        # the floor under the square, not the root: sqrt's gradient at an exact zero is infinite
+        gains = [torch.clamp(1 - t / torch.sqrt((c[:b] ** 2 + c[b:] ** 2).clamp_min(torch.finfo(c.dtype).tiny)),
                              min=0) for c in blocks]
         r = idwt([c * g.repeat(2, 1, 1) for c, g in zip(blocks, gains)], (h, w), wavelet, mode)
         out = torch.complex(r[:b], r[b:])

@@ -103,6 +103,38 @@ def test_final_data_consistency_step(name, batch, small_acq):
     assert (last - image).abs().max() < 0.05 * (x_net - image).abs().max()
 
 
+@pytest.mark.parametrize("name", ["irim", "recurrentvarnet"])
+def test_final_sparse_step(name, batch, small_acq):
+    """``final_l1``: one more output after the data-consistency step, its two learned numbers get
+    gradients. With full data and exact maps (``A^H A = I``) a vanishing wavelet weight keeps the
+    data-consistency step's minimiser, and a vanishing prior weight as well gives the data's image."""
+    torch.manual_seed(0)
+    model = tiny(name, final_dc=8, final_l1=4)
+    y, m, s, nv = batch
+    scale, gen = model.normalised_steps(y, m, s, nv)
+    outs = list(gen)
+    assert len(outs) == model.total_steps == 4
+    assert not torch.allclose(outs[-1], outs[-2])
+    outs[-1].mean().backward()
+    sparse = model.net.l1_step
+    assert sparse.log_lam.grad != 0 and sparse.log_mu_factor.grad != 0
+    sens = small_acq.sens / np.sqrt((np.abs(small_acq.sens) ** 2).sum(1, keepdims=True))
+    sens = torch.from_numpy(sens.astype(np.complex64))
+    image = torch.from_numpy(small_acq.image)
+    y = torch.from_numpy(fft2c(sens.numpy() * small_acq.image[:, None]).astype(np.complex64))
+    full = torch.ones(96, 96, dtype=torch.bool)
+    tol = 1e-4 * float(image.abs().max())
+    with torch.no_grad():
+        sparse.log_lam.fill_(np.log(1e-9))
+        *_, x_net, x_dc, last = model.net.steps(y, full, sens)
+        assert torch.allclose(last, x_dc, atol=tol)
+        sparse.log_mu_factor.fill_(np.log(1e-6))
+        *_, last = model.net.steps(y, full, sens)
+    assert (last - image).abs().max() < 0.01 * (x_dc - image).abs().max()
+    with pytest.raises(ValueError, match="final_l1 needs final_dc"):
+        tiny(name, final_l1=4)
+
+
 def test_noise_adaptive_data_consistency_weight(batch):
     """``final_dc_noise``: ``mu = exp(log_mu) (noise_var / NOISE_REF)^mu_noise`` per sample; with
     the exponent at its initial 0 the model equals the constant-weight one, and the exponent

@@ -44,6 +44,23 @@ def test_training_only_the_data_consistency_weights(tmp_path):
 
 
 
+def test_training_only_the_sparse_step(tmp_path):
+    """``trainable="final_l1"``: a model warm-started from one without the sparse step gets it at
+    its initial values; only its two numbers move."""
+    torch.manual_seed(0)
+    start = tiny("irim", final_dc=3, final_dc_map="background")
+    weights.save(start, {}, tmp_path / "models")
+    cfg = _tiny_cfg(3, dc_lr=0.05, trainable="final_l1", init_from="irim")
+    cfg.model.update(final_dc=3, final_dc_map="background", final_l1=3)
+    train("irim", cfg, tmp_path / "run", models_dir=tmp_path / "models", log=lambda *a: None)
+    after = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    original = start.state_dict()
+    changed = {k for k in after if k not in original or not torch.equal(after[k], original[k])}
+    assert changed == {"net.l1_step.log_lam", "net.l1_step.log_mu_factor"}, changed
+    assert abs(float(after["net.l1_step.log_lam"]) - np.log(3e-3)) > 0.05
+    assert float(after["net.l1_step.log_mu_factor"]) != 0
+
+
 def _tiny_cfg(steps, **kw):
     return TrainConfig(model=dict(channels=8, steps=2), steps=steps, batch_size=2, lr=3e-3, warmup=2,
                        precision="fp32", workers=0, checkpoint_every=3, validate_every=10 ** 6,

@@ -6,7 +6,8 @@ cell(C) -> conv 3x3 (C -> 2), linear; ``estimate += output``. The gradient comes
 ``mrirecon.physics`` with the sensitivity maps. A CIRIM runs several blocks (own weights each) in
 cascade, carrying the hidden states, with implicit data consistency (the gradient term) or an
 explicit learned soft data-consistency step after each cascade. Optionally (``final_dc``) a last
-learned data-consistency step, see ``mrirecon.nn.common.final_dc_step``.
+learned data-consistency step and (``final_l1``) a learned L1-wavelet step, see
+``mrirecon.nn.common.final_steps``.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from torch import nn
 from .. import physics
 from . import fused
 from .cells import CELLS, IndRNN
-from .common import add_final_dc, final_dc_step, from_channels, to_channels
+from .common import add_final_dc, final_step_count, final_steps, from_channels, to_channels
 
 
 @dataclass
@@ -33,6 +34,8 @@ class RIMConfig:
     final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
     final_dc_noise: bool = False  # its weight follows the noise level with a learned exponent (dc_weight)
     final_dc_map: str = ""  # "hidden" | "background": its weight varies per pixel (WeightMap)
+    final_l1: int = 0  # > 0: FISTA iterations of the learned L1-wavelet step after final_dc (SparseStep)
+    final_l1_lam: float = 3e-3  # its initial wavelet weight (learned, log scale; cs-l1's default)
 
 
 class RIMBlock(nn.Module):
@@ -116,7 +119,7 @@ class RIM(nn.Module):
 
     @property
     def total_steps(self) -> int:
-        return self.cfg.steps * self.cfg.cascades + (1 if self.cfg.final_dc else 0)
+        return self.cfg.steps * self.cfg.cascades + final_step_count(self.cfg)
 
     def steps(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor,
               noise_var: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
@@ -138,4 +141,4 @@ class RIM(nn.Module):
                     xc = to_channels(x)
                 yield x
         if self.cfg.final_dc:
-            yield final_dc_step(self, x, hidden[-1], y, sens, mask, noise_var)
+            yield from final_steps(self, x, hidden[-1], y, sens, mask, noise_var)

@@ -9,8 +9,9 @@ image ``A^H y`` (``init_cg = 0``, as in DIRECT) or a SENSE reconstruction: ``ini
 gradient iterations on ``(A^H A + init_mu I) x = A^H y``, which unfolds the aliasing of regular
 undersampling before the network sees it (on the shared real scan at equispaced 4x, 8 iterations
 at ``init_mu`` 0.01 score 29.5 dB PSNR where ``A^H y`` scores 25.2 dB and the 8 recurrent steps
-from it reached 27.7 dB). Optionally (``final_dc``) a last learned data-consistency step, see
-``mrirecon.nn.common.final_dc_step``.
+from it reached 27.7 dB). Optionally (``final_dc``, ``final_l1``) last learned data-consistency and
+L1-wavelet steps, see
+``mrirecon.nn.common.final_steps``.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from .. import physics
-from .common import add_final_dc, final_dc_step, from_channels, to_channels
+from .common import add_final_dc, final_step_count, final_steps, from_channels, to_channels
 from .rim import RIMBlock
 
 
@@ -34,6 +35,8 @@ class VarNetConfig:
     final_dc_mu: float = 0.03  # its initial weight on the network's estimate (learned, log scale)
     final_dc_noise: bool = False  # its weight follows the noise level with a learned exponent (dc_weight)
     final_dc_map: str = ""  # "hidden" | "background": its weight varies per pixel (WeightMap)
+    final_l1: int = 0  # > 0: FISTA iterations of the learned L1-wavelet step after final_dc (SparseStep)
+    final_l1_lam: float = 3e-3  # its initial wavelet weight (learned, log scale; cs-l1's default)
     init_cg: int = 0  # > 0: the initial image is a SENSE reconstruction by this many CG iterations (the
     # method's default config, nn.model.MODELS, sets 8; 0 here keeps configs saved without the field as they were)
     init_mu: float = 0.01  # its Tikhonov weight (normalised data)
@@ -75,7 +78,7 @@ class RecurrentVarNet(nn.Module):
 
     @property
     def total_steps(self) -> int:
-        return self.cfg.steps + (1 if self.cfg.final_dc else 0)
+        return self.cfg.steps + final_step_count(self.cfg)
 
     def initial_image(self, y: torch.Tensor, mask: torch.Tensor, sens: torch.Tensor) -> torch.Tensor:
         """``x_0``: ``A^H y``, or the SENSE reconstruction when ``init_cg > 0`` (no learned part)."""
@@ -99,4 +102,4 @@ class RecurrentVarNet(nn.Module):
             x = op.adjoint(k, masked=False)
             yield x
         if self.cfg.final_dc:
-            yield final_dc_step(self, x, hidden[-1], y, sens, mask, noise_var)
+            yield from final_steps(self, x, hidden[-1], y, sens, mask, noise_var)

@@ -204,30 +204,22 @@ class TotalVariation(_CS):
 def fista_l1_wavelet(op, data, lam: float, iterations: int, shifts: bool = True, wavelet: str = "db4",
                      mode: str = "zero"):
     """FISTA for ``min_x 1/2 ||A x - y||^2 + lam ||W x||_1``, ``A = op`` (``physics.Sense``), ``y =
-    data`` in the operator's frame, from ``x = 0``: a generator of the estimates (B, H, W), one per
-    iteration. ``shifts``: each prox on a randomly shifted wavelet grid (the same sequence every
-    call, so batching slices together changes nothing). ``wavelet``, ``mode``: ``mrirecon.wavelets``
+    data`` in the operator's frame, from ``x = 0``, step ``1 / max eig(A^H A)`` (power iteration): a
+    generator of the estimates (B, H, W), one per iteration, computed in inference mode
+    (``physics.l1_wavelet_fista``, which the learned methods' final sparse step shares).
+    ``shifts``: each prox on a randomly shifted wavelet grid (the same sequence every call, so
+    batching slices together changes nothing). ``wavelet``, ``mode``: ``mrirecon.wavelets``
     (``"zero"``, the default, as sigpy; ``"periodization"``: orthonormal, the exact prox)."""
     import torch
 
-    from .. import wavelets
+    from .. import physics
 
     with torch.inference_mode():
-        aty = op.adjoint(data)
-        levels = wavelets.levels_for(tuple(aty.shape[-2:]), wavelet)
-        step = (1 / _max_eig(op.normal, aty))[:, None, None]
-        rng = np.random.default_rng(0)
-        x = torch.zeros_like(aty)
-        z, t = x, 1.0
+        step = (1 / _max_eig(op.normal, op.adjoint(data)))[:, None, None]
+        steps = physics.l1_wavelet_fista(op, data, lam, step, iterations, shifts, wavelet, mode)
     for _ in range(iterations):
         with torch.inference_mode():
-            shift = tuple(int(v) for v in rng.integers(0, 2 ** levels, 2)) if shifts else (0, 0)
-            previous = x
-            x = wavelets.soft_threshold_prox(z - step * (op.normal(z) - aty), lam * step.flatten(), levels,
-                                             wavelet, mode, shift)
-            t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            z = x + ((t - 1) / t_next) * (x - previous)
-            t = t_next
+            x = next(steps)
         yield x
 
 
