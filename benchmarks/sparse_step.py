@@ -36,10 +36,7 @@ def main():
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--apply", action="store_true", help="write the chosen step into models/")
     args = ap.parse_args()
-    import torch
-
     from mrirecon import load, weights
-    from mrirecon.nn.model import Reconstructor
     from mrirecon.training import validate
 
     real = load(REAL_SCAN) if REAL_SCAN.exists() else None
@@ -48,14 +45,10 @@ def main():
     print(f"final_l1 with {args.iterations} FISTA iterations; simulated validation: training.validate "
           f"(layered heads, 2 per set); real: the shared slice, project masks (not used to choose); {threads()}")
     for name in args.methods.split(","):
-        base, card = weights.load(name)
-        base.eval()
-        if base.config.final_l1:  # score the network with and without, from its data-consistency step
-            base.config = dataclasses.replace(base.config, final_l1=0)
-            base = _with_step(Reconstructor, base, None)
+        base, card = weights.load(name)  # with or without a step already: scored both ways below
         rows = []
         for point in [None] + grid:
-            model = base if point is None else _with_step(Reconstructor, base, point, args.iterations)
+            model = _with_step(base, point, args.iterations)
             val = validate(model, "cpu", 2, real, 256, "layers")
             sim = {k: v for k, v in val.items() if k.startswith("sim")}
             rows.append((point, float(np.mean([v["ssim"] for v in sim.values()])), val))
@@ -67,7 +60,7 @@ def main():
         print(f"{name}: chosen lam {best[0][0]:g}, f {best[0][1]:g} (simulated mean SSIM {best[1]:.4f} "
               f"against {rows[0][1]:.4f} without)")
         if args.apply:
-            model = _with_step(Reconstructor, base, best[0], args.iterations)
+            model = _with_step(base, best[0], args.iterations)
             card = {k: v for k, v in card.items() if k not in ("name", "architecture", "config")}
             card["final_l1_selection"] = {
                 "date": datetime.date.today().isoformat(), "script": "benchmarks/sparse_step.py",
@@ -81,14 +74,16 @@ def main():
             print(f"{name}: written to models/")
 
 
-def _with_step(Reconstructor, base, point, iterations: int = 20):
-    """``base``'s weights in a model with the sparse step at ``point`` = (lam, f), or without it."""
+def _with_step(base, point, iterations: int):
+    """``base``'s network in a model with the sparse step at ``point`` = (lam, f), or (``None``)
+    without it."""
     import torch
 
-    if point is None:
-        model = Reconstructor(base.name, base.config)
-    else:
-        model = Reconstructor(base.name, dataclasses.replace(base.config, final_l1=iterations, final_l1_lam=point[0]))
+    from mrirecon.nn.model import Reconstructor
+
+    config = dataclasses.replace(base.config, final_l1=0 if point is None else iterations,
+                                 final_l1_lam=base.config.final_l1_lam if point is None else point[0])
+    model = Reconstructor(base.name, config)
     state = {k: v for k, v in base.state_dict().items() if "l1_step" not in k}
     model.load_state_dict(state, strict=False)
     if point is not None:

@@ -130,7 +130,7 @@ class SparseStep(nn.Module):
             mu = mu.float() * self.log_mu_factor.exp()
             mu = mu.view(-1, 1, 1) if mu.ndim == 1 else mu
             with torch.no_grad():
-                mu_max = mu.detach().amax(dim=(-2, -1)) if mu.ndim == 3 else mu.detach().reshape(-1)
+                mu_max = mu.amax(dim=(-2, -1)) if mu.ndim == 3 else mu.reshape(-1)
                 lipschitz = (sens.abs() ** 2).sum(dim=-3).amax(dim=(-2, -1)) + mu_max
             step = (1 / lipschitz)[:, None, None]
             for x in physics.l1_wavelet_fista(op, op.to_frame(y), self.log_lam.exp(), step, self.iterations,
@@ -167,19 +167,19 @@ def final_steps(net: nn.Module, x: torch.Tensor, hidden: torch.Tensor, y: torch.
     if net.mu_map is not None:
         mu = net.mu_map(x, hidden, mu)
     prior = x * physics.support(sens)
-    z = final_dc(x, y, sens, mask, mu, net.cfg.final_dc)
+    z = final_dc(prior, y, sens, mask, mu, net.cfg.final_dc)
     yield z
     if net.l1_step is not None:
         yield net.l1_step(z, prior, mu, y, sens, mask)
 
 
-def final_dc(x: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, mu: torch.Tensor,
+def final_dc(prior: torch.Tensor, y: torch.Tensor, sens: torch.Tensor, mask: torch.Tensor, mu: torch.Tensor,
              iterations: int) -> torch.Tensor:
     """The optional last step of a learned solver (``final_dc`` in its config): the image that fits
-    the data best while staying close to the network's estimate ``x``,
-    ``argmin_z ||A z - y||^2 + mu ||z - x||^2`` with a learned ``mu`` (see :func:`dc_weight`; one
+    the data best while staying close to the network's estimate ``prior`` (restricted to the maps'
+    support: outside it, with cropped ESPIRiT maps, the object is zero by the model),
+    ``argmin_z ||A z - y||^2 + mu ||z - prior||^2`` with a learned ``mu`` (see :func:`dc_weight`; one
     per pixel ``(B, H, W)`` with :class:`WeightMap`; the
     data-consistency layer of MoDL, Aggarwal et al. 2019), by ``iterations`` of conjugate gradients.
-    Exact where the data determine the image, the network's where they do not; outside the maps'
-    support (cropped ESPIRiT maps) the object is zero by the model."""
-    return physics.tikhonov_solve(y, sens, mask, mu, prior=x * physics.support(sens), iterations=iterations)
+    Exact where the data determine the image, the network's where they do not."""
+    return physics.tikhonov_solve(y, sens, mask, mu, prior=prior, iterations=iterations)
