@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""cs-l1's two backends side by side: torch (the default: FISTA on the shared physics with the
-matrix wavelets of mrirecon.wavelets) and sigpy (its accelerated proximal gradient and pywt), with
-and without random wavelet shifts: the same numbers, and how long each takes.
+"""The CS methods' two backends side by side: torch (the default: ``cs-l1`` by FISTA on the shared
+physics with the wavelets of mrirecon.wavelets, ``cs-tv`` by PDHG on it) and sigpy (its apps),
+``cs-l1`` with and without random wavelet shifts: the same numbers, and how long each takes.
 
 Per case: SSIM / PSNR against the reference, the largest difference between the two backends'
 outputs relative to the reference's maximum, and solver seconds (maps excluded; median of
 ``--rounds`` runs, alternating the backends). Cases: the shared real slice at the GUIDE §10
 masks, then a whole bundled sample volume (3 slices, 8 coils: torch batches them; sigpy draws
 its shifts per slice, torch one sequence for all, hence their differences there).
-Run: .venv/bin/python benchmarks/cs_backends.py [--rounds 3]
+Run: .venv/bin/python benchmarks/cs_backends.py [--rounds 3] [--methods cs-l1,cs-tv]
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from _common import ROOT, guide_masks, real_scan, threads
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--methods", default="cs-l1,cs-tv")
     a = ap.parse_args()
     import mrirecon
     from mrirecon import masks, metrics, solvers
@@ -35,17 +36,20 @@ def main():
     sample = mrirecon.load(ROOT / "sample_data" / "t2w_lesions_256_8coil.h5")
     cases.append((f"{Path(sample.path).stem} ({sample.kspace.shape[0]} slices), gaussian2d 8x", sample.kspace,
                   sample.target, masks.create("gaussian2d", sample.kspace.shape[-2:], 8, 0.08, seed=0)))
-    print(f"cs-l1, 100 iterations, lambda 3e-3; {threads()}; solver seconds, median of {a.rounds}")
-    print(f"{'case':48s} {'shifts':6s} {'torch SSIM/PSNR':>16s} {'sigpy SSIM/PSNR':>16s} {'max |diff|':>10s} "
+    variants = {"cs-l1": [("shifts", {"shifts": True}), ("fixed", {"shifts": False})], "cs-tv": [("", {})]}
+    runs = [(name, label, kw) for name in a.methods.split(",") for label, kw in variants[name]]
+    print(f"100 iterations, default lambdas (cs-l1 3e-3, cs-tv 1e-2); {threads()}; solver seconds, "
+          f"median of {a.rounds}")
+    print(f"{'case':48s} {'method':12s} {'torch SSIM/PSNR':>16s} {'sigpy SSIM/PSNR':>16s} {'max |diff|':>10s} "
           f"{'torch s':>8s} {'sigpy s':>8s} {'ratio':>6s}")
     for label, k, gt, mask in cases:
         problem = make_problem((k * mask).astype(np.complex64), mask, device="cpu")
-        for shifts in (True, False):
+        for name, variant, kw in runs:
             seconds = {"torch": [], "sigpy": []}
             out = {}
             for _ in range(a.rounds):
                 for backend in seconds:
-                    method = solvers.get("cs-l1", shifts=shifts, backend=backend)
+                    method = solvers.get(name, backend=backend, **kw)
                     t = time.perf_counter()
                     out[backend] = method.run(problem)
                     seconds[backend].append(time.perf_counter() - t)
@@ -53,7 +57,7 @@ def main():
             diff = np.abs(out["torch"] - out["sigpy"]).max() / gt.max()
             ts, ss = (float(np.median(seconds[b])) for b in ("torch", "sigpy"))
             cells = [f"{e[b]['ssim']:.4f}/{e[b]['psnr']:5.2f}" for b in ("torch", "sigpy")]
-            print(f"{label:48s} {str(shifts):6s} {cells[0]:>16s} {cells[1]:>16s} {diff:10.1e} {ts:8.2f} {ss:8.2f} "
+            print(f"{label:48s} {(name + ' ' + variant).strip():12s} {cells[0]:>16s} {cells[1]:>16s} {diff:10.1e} {ts:8.2f} {ss:8.2f} "
                   f"{ts / ss:6.2f}", flush=True)
 
 

@@ -7,7 +7,9 @@ from mrirecon import wavelets
 pywt = pytest.importorskip("pywt")
 
 
-@pytest.mark.parametrize("mode, shape", [("zero", (64, 40)), ("zero", (45, 37)), ("periodization", (64, 40))])
+# the last two reach wavelets.BANDED_FROM along both axes: the banded level products
+@pytest.mark.parametrize("mode, shape", [("zero", (64, 40)), ("zero", (45, 37)), ("periodization", (64, 40)),
+                                         ("zero", (131, 100)), ("periodization", (128, 112))])
 def test_dwt_equals_pywavelets(mode, shape):
     x = np.random.default_rng(0).standard_normal(shape)
     blocks = wavelets.dwt(torch.from_numpy(x), 2, mode=mode)
@@ -20,6 +22,19 @@ def test_dwt_equals_pywavelets(mode, shape):
         np.testing.assert_allclose(c[:h, w:].numpy(), cv, atol=1e-12)
         np.testing.assert_allclose(c[h:, w:].numpy(), cd, atol=1e-12)
     np.testing.assert_allclose(wavelets.idwt(blocks, shape, mode=mode).numpy(), x, atol=1e-12)
+
+
+def test_banded_level_equals_its_matrix():
+    """The banded form of every level matrix (analysis and synthesis, both modes, even and odd
+    lengths) applies exactly the matrix, along either axis."""
+    rng = np.random.default_rng(3)
+    for n, mode in [(96, "zero"), (131, "zero"), (256, "zero"), (128, "periodization"), (200, "periodization")]:
+        for matrix in wavelets._level_matrices(n, "db4", mode):
+            op = wavelets._AxisOp(matrix, torch.zeros((), dtype=torch.float64))
+            assert not op.dense
+            x = torch.from_numpy(rng.standard_normal((2, matrix.shape[1], 7)))
+            np.testing.assert_allclose(op.along_h(x).numpy(), matrix @ x.numpy(), atol=1e-12)
+            np.testing.assert_allclose(op.along_w(x.mT).numpy(), x.mT.numpy() @ matrix.T, atol=1e-12)
 
 
 @pytest.mark.parametrize("wavelet, shape, levels", [("db4", (64, 48), 3), ("haar", (32, 32), 5), ("db2", (16, 8), 1)])
