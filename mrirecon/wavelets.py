@@ -186,8 +186,10 @@ def soft_threshold_prox(x: torch.Tensor, threshold, levels: int, wavelet: str = 
         kept = []
         for c in blocks:  # every block whole: a block's LL, transformed further, is replaced in idwt
             parts = c.unflatten(0, (2, b))  # real, imaginary
-            # the floor under the square, not the root: the root's gradient at an exact zero is infinite
-            gain = (1 - t * torch.rsqrt(parts.square().sum(0).clamp_min(tiny))).clamp_min(0)
+            # the floor under the square, not the root: the root's gradient at an exact zero is infinite;
+            # and t / sqrt, not t * rsqrt: rsqrt's gradient at the floor overflows (0 * inf = NaN
+            # where the gain is clamped)
+            gain = (1 - t / parts.square().sum(0).clamp_min(tiny).sqrt()).clamp_min(0)
             kept.append((parts * gain).flatten(0, 1))
         r = idwt(kept, (h, w), wavelet, mode)
         out = torch.complex(r[:b], r[b:])

@@ -85,6 +85,21 @@ def test_soft_threshold_prox_minimises_its_objective():
     assert float((shifted - wavelets.soft_threshold_prox(v, t, levels)).abs().max()) > 1e-3  # not shift invariant
 
 
+def test_prox_gradient_is_finite_at_zero_coefficients():
+    """Training backpropagates through the prox: exact zeros and coefficients far below the
+    threshold but above the floor (a blank half, a near-blank image; the banded and the dense
+    levels) give finite gradients."""
+    for shape in [(128, 100), (40, 36)]:
+        x = torch.randn(2, *shape, dtype=torch.complex64)
+        x[0] *= 1e-16
+        x[1, : shape[0] // 2] = 0
+        x.requires_grad_(True)
+        t = torch.tensor([0.05, 0.05], requires_grad=True)
+        out = wavelets.soft_threshold_prox(x, t, wavelets.levels_for(shape), shift=(1, 2))
+        (out.abs() ** 2).sum().backward()
+        assert torch.isfinite(torch.view_as_real(x.grad)).all() and torch.isfinite(t.grad).all()
+
+
 def test_prox_keeps_odd_sizes_and_dtype():
     x = torch.randn(2, 45, 37, dtype=torch.complex64)
     levels = wavelets.levels_for((45, 37))
