@@ -57,7 +57,8 @@ def main():
             diff = np.abs(out["torch"] - out["sigpy"]).max() / gt.max()
             ts, ss = (float(np.median(seconds[b])) for b in ("torch", "sigpy"))
             cells = [f"{e[b]['ssim']:.4f}/{e[b]['psnr']:5.2f}" for b in ("torch", "sigpy")]
-            print(f"{label:48s} {(name + ' ' + variant).strip():12s} {cells[0]:>16s} {cells[1]:>16s} {diff:10.1e} {ts:8.2f} {ss:8.2f} "
+            which = f"{name} {variant}".strip()
+            print(f"{label:48s} {which:12s} {cells[0]:>16s} {cells[1]:>16s} {diff:10.1e} {ts:8.2f} {ss:8.2f} "
                   f"{ts / ss:6.2f}", flush=True)
 
 

@@ -106,7 +106,7 @@ class _AxisOp:
         def tensor(a):
             return torch.from_numpy(a).to(like.device, like.dtype if a.dtype.kind == "f" else None)
 
-        self.dense = matrix.shape[1] < BANDED_FROM
+        self.dense = min(matrix.shape) < BANDED_FROM  # the axis length, for analysis and synthesis alike
         if self.dense:
             self.matrix = tensor(matrix)
         else:
